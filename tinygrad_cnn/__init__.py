@@ -1,0 +1,24 @@
+"""tinygrad_cnn: a reverse-mode autograd engine on NumPy (CuPy on a GPU) with a PyTorch-shaped API,
+in which convolution, pooling and batch norm are composed from a handful of primitives."""
+# tensor first: autograd and the primitives build on the Tensor class it defines.
+from .tensor import Tensor, cat, maximum, minimum, stack, where  # noqa: I001
+from . import autograd, backend, cuda
+from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
+from .backend import Device as device
+from .creation import (
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed,
+    numel, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+
+float32 = backend.float32
+float = backend.float32
+float64 = backend.float64
+double = backend.float64
+float16 = backend.float16
+int32 = backend.int32
+int64 = backend.int64
+long = backend.int64
+uint8 = backend.uint8
+bool = backend.bool_
+
+__version__ = "0.1.0"

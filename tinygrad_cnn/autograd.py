@@ -1,0 +1,270 @@
+"""Reverse-mode automatic differentiation: Function (a primitive), grad mode, and the graph walk.
+
+A ``Function`` runs ``forward`` on raw arrays and remembers, for each input, where its
+gradient must go: the input's own creator (another Function), the leaf tensor itself,
+or nothing. ``backward`` receives the gradient of the output as a Tensor and returns one
+gradient Tensor per input, written with Tensor operations, so that a backward pass run
+with ``create_graph=True`` is itself a graph that can be differentiated again.
+
+The graph keeps no intermediate Tensor objects alive: a Function keeps the arrays its
+backward needs (``self.saved``) and re-wraps them as tensors on demand
+(``self.saved_input(i)``, ``self.saved_output()``), which are released after backward
+unless ``retain_graph=True``.
+"""
+import contextlib
+
+from .backend import module_of
+from .tensor import Tensor
+
+_grad_enabled = True
+_scope = None  # the innermost Scope (a composite op or module call) being recorded, or None
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return False
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator: operations inside build no graph."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradMode):
+    """Context manager and decorator: operations inside build a graph again."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` works like ``no_grad()``."""
+
+
+class Scope:
+    """A composite op or module call in progress; Functions created inside remember it (for drawing)."""
+
+    __slots__ = ("parent", "kind", "name", "args", "owner")
+
+    def __init__(self, parent, kind, name, args, owner):
+        self.parent = parent
+        self.kind = kind  # "function" or "module"
+        self.name = name
+        self.args = args  # a tuple of (key, value) pairs, formatted only when drawn
+        self.owner = owner  # the Module object for module calls
+
+
+class scope(contextlib.ContextDecorator):
+    """Record that the Functions created inside belong to a composite op or module call."""
+
+    __slots__ = ("kind", "name", "args", "owner", "previous")
+
+    def __init__(self, name, args=(), kind="function", owner=None):
+        self.name, self.args, self.kind, self.owner = name, args, kind, owner
+
+    def __enter__(self):
+        global _scope
+        self.previous = _scope
+        _scope = Scope(_scope, self.kind, self.name, self.args, self.owner)
+
+    def __exit__(self, *exc):
+        global _scope
+        _scope = self.previous
+        return False
+
+
+class Function:
+    """A differentiable primitive: ``forward`` on arrays, ``backward`` on Tensors.
+
+    Subclasses set ``self.saved`` in forward to what backward needs; ``parents``,
+    ``shape``, ``dtype`` and ``scope`` are filled in by ``apply``.
+    """
+
+    kind = "elementwise"  # for drawing: elementwise, reduce, movement, matmul, window
+    saved = ()
+    retained = None  # a weak reference to the output tensor, when it asked to retain its grad
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the primitive on Tensors and, where a gradient is needed, link the result into the graph."""
+        fn = cls(**params) if params else cls()
+        out = fn.forward(*[x.array for x in inputs])
+        if out.ndim == 0:  # numpy returns scalars from 0-d arithmetic; keep arrays
+            out = module_of(out).asarray(out)
+        if _grad_enabled and any(x.requires_grad for x in inputs):
+            fn.parents = tuple(
+                (x.creator if x.creator is not None else x) if x.requires_grad else None for x in inputs
+            )
+            fn.shape, fn.dtype, fn.scope = out.shape, out.dtype, _scope
+            return Tensor._from_function(out, fn)
+        return Tensor._from_array(out)
+
+    def needs_grad(self, i):
+        """Whether input ``i`` wants a gradient (backward may skip the others)."""
+        return self.parents[i] is not None
+
+    def saved_arrays(self):
+        if self.saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time (or to use saved "
+                "arrays after they have already been freed). Saved intermediate values of the graph are freed "
+                "when you call .backward(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time."
+            )
+        return self.saved
+
+    def as_input(self, i, array):
+        """Input ``i`` as a Tensor: the leaf itself, a tensor made by its creator, or a constant."""
+        parent = self.parents[i]
+        if parent is None:
+            return Tensor._from_array(array)
+        if isinstance(parent, Tensor):
+            return parent
+        return Tensor._from_function(array, parent)
+
+    def as_output(self, array):
+        """This Function's output as a Tensor linked to the graph (for backward passes that use it)."""
+        return Tensor._from_function(array, self)
+
+    def release(self):
+        """Free the saved arrays (after backward, unless the graph is retained)."""
+        if self.saved:
+            self.saved = None
+
+
+def _topological_order(roots):
+    """Functions reachable from ``roots``, every consumer before the Functions it consumes."""
+    order, seen = [], set()
+    stack = [(fn, False) for fn in roots]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if fn in seen:
+            continue
+        seen.add(fn)
+        stack.append((fn, True))
+        for parent in fn.parents:
+            if parent is not None and not isinstance(parent, Tensor) and parent not in seen:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _accumulate_leaf(leaf, grad, create_graph):
+    if not create_graph:
+        grad = Tensor._from_array(grad.array)
+    leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
+    """Walk the graph from ``outputs`` back to the leaves.
+
+    Without ``inputs``, gradients are accumulated into the leaves' ``.grad``. With
+    ``inputs`` (tensors), their gradients are returned instead (``tg.autograd.grad``).
+    """
+    global _grad_enabled
+    wanted = None if inputs is None else {id(x.creator if x.creator is not None else x): None for x in inputs}
+    grads = {}  # Function -> gradient of its output
+    for out, g in zip(outputs, grad_outputs):
+        if out.creator is None:
+            if wanted is None:
+                _accumulate_leaf(out, g, create_graph)
+            elif id(out) in wanted:
+                wanted[id(out)] = g if wanted[id(out)] is None else wanted[id(out)] + g
+        else:
+            previous = grads.get(out.creator)
+            grads[out.creator] = g if previous is None else previous + g
+    order = _topological_order(list(grads))
+
+    previous_mode = _grad_enabled
+    _grad_enabled = create_graph
+    try:
+        for fn in order:
+            grad = grads.pop(fn)
+            if wanted is not None and id(fn) in wanted:
+                wanted[id(fn)] = grad
+            if fn.retained is not None and fn.retained() is not None:
+                fn.retained().grad = grad if create_graph else Tensor._from_array(grad.array)
+            input_grads = fn.backward(grad)
+            if not retain_graph:
+                fn.release()
+            for parent, g in zip(fn.parents, input_grads):
+                if parent is None or g is None:
+                    continue
+                if isinstance(parent, Tensor):
+                    if wanted is None:
+                        _accumulate_leaf(parent, g, create_graph)
+                    elif id(parent) in wanted:
+                        wanted[id(parent)] = g if wanted[id(parent)] is None else wanted[id(parent)] + g
+                else:
+                    previous = grads.get(parent)
+                    grads[parent] = g if previous is None else previous + g
+    finally:
+        _grad_enabled = previous_mode
+    if wanted is not None:
+        return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
+    return None
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad`` (nothing goes into .grad)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grad_outputs = [_initial_grad(out, g) for out, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    for x, g in zip(inputs, grads):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: one of the differentiated tensors (shape {x.shape}) appears not to have been used in the "
+                "graph. Set allow_unused=True if this is the desired behavior."
+            )
+    return tuple(grads)
+
+
+def _initial_grad(output, gradient):
+    """The gradient a backward pass starts from: ones for a scalar, else the one the caller gave."""
+    if not output.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if output.numel() != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs (got shape {output.shape}); "
+                "pass backward(gradient) with the output's shape"
+            )
+        return Tensor._from_array(output.xp.ones_like(output.array))
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(gradient, dtype=output.dtype, device=output.device)
+    if gradient.shape != output.shape:
+        raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the output has shape {output.shape}")
+    return gradient

@@ -1,0 +1,208 @@
+"""The array module of a device: NumPy on "cpu", CuPy on "cuda".
+
+This is the one module that imports numpy or cupy for array math; everything
+else asks a tensor for its array module (``tensor.xp``) or calls a helper here.
+"""
+import numpy
+
+try:  # CuPy is optional: importing the package never requires it
+    import cupy
+except ImportError:  # pragma: no cover - depends on the machine
+    cupy = None
+
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+float16 = numpy.dtype("float16")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+uint8 = numpy.dtype("uint8")
+bool_ = numpy.dtype("bool")
+
+
+class Device:
+    """Where a tensor's array lives: ``Device("cpu")`` or ``Device("cuda")``; compares equal to its name."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, name="cpu"):
+        name = str(name)
+        kind = name.split(":")[0]
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {name}")
+        self.type = kind
+
+    def __eq__(self, other):
+        if isinstance(other, Device):
+            return self.type == other.type
+        if isinstance(other, str):
+            return self.type == other.split(":")[0]
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.type)
+
+    def __str__(self):
+        return self.type
+
+    def __repr__(self):
+        return f"device(type='{self.type}')"
+
+
+CPU = Device("cpu")
+CUDA = Device("cuda")
+
+
+def cuda_is_available():
+    """True when CuPy is installed and sees at least one GPU."""
+    if cupy is None:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no driver, no device
+        return False
+
+
+def as_device(device):
+    """Turn a string or Device (or None, meaning cpu) into one of the Device constants."""
+    if device is None:
+        return CPU
+    return CUDA if Device(device) == "cuda" else CPU
+
+
+def array_module(device):
+    """numpy for "cpu", cupy for "cuda" (with a clear error where there is no GPU)."""
+    if as_device(device) is CPU:
+        return numpy
+    if not cuda_is_available():
+        reason = "CuPy is not installed" if cupy is None else "no CUDA GPU was found"
+        raise RuntimeError(f"device 'cuda' is not available: {reason} (pip install 'tinygrad_cnn[gpu]' on a machine with an NVIDIA GPU)")
+    return cupy
+
+
+def device_of(array):
+    """The Device an array lives on."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return CUDA
+    return CPU
+
+
+def module_of(array):
+    """numpy or cupy, whichever holds ``array``."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return numpy
+
+
+def to_device(array, device):
+    """The same values on ``device`` (no copy when already there)."""
+    device = as_device(device)
+    if device_of(array) is device:
+        return array
+    if device is CPU:
+        return cupy.asnumpy(array)
+    return array_module(device).asarray(array)
+
+
+def to_numpy(array):
+    """A NumPy array with the values of ``array`` (from any device)."""
+    return cupy.asnumpy(array) if device_of(array) is CUDA else numpy.asarray(array)
+
+
+def as_numpy(value):
+    """A NumPy array from a tensor, a NumPy or CuPy array, a torch tensor, or anything array-like."""
+    value = getattr(value, "array", value)  # a tinygrad_cnn Tensor
+    if is_array(value):
+        return to_numpy(value)
+    for step in ("detach", "cpu"):  # a torch tensor
+        if hasattr(value, step):
+            value = getattr(value, step)()
+    if hasattr(value, "numpy"):
+        return numpy.asarray(value.numpy())
+    return numpy.asarray(value)
+
+
+def is_array(obj):
+    return isinstance(obj, numpy.ndarray) or (cupy is not None and isinstance(obj, cupy.ndarray))
+
+
+def as_strided(array, shape, strides):
+    """A read-only strided view of ``array`` (numpy or cupy)."""
+    if device_of(array) is CUDA:
+        return cupy.lib.stride_tricks.as_strided(array, shape, strides)
+    return numpy.lib.stride_tricks.as_strided(array, shape, strides, writeable=False)
+
+
+def scatter_add(target, index, values):
+    """``target[index] += values`` where repeated indices add up."""
+    if device_of(target) is CUDA:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        numpy.add.at(target, index, values)
+
+
+def dtype(obj):
+    """A numpy dtype from a dtype-like object (tg.float32, "float32", numpy.float32, float)."""
+    return numpy.dtype(obj)
+
+
+def result_dtype(*dtypes):
+    return numpy.result_type(*dtypes)
+
+
+def is_floating(dtype):
+    return numpy.issubdtype(dtype, numpy.floating)
+
+
+def to_python_array(data):
+    """Convert nested Python lists or scalars to a NumPy array, with PyTorch's default dtypes."""
+    array = numpy.asarray(data)
+    if array.dtype == float64 and not isinstance(data, numpy.ndarray) and not isinstance(data, numpy.generic):
+        array = array.astype(float32)  # Python floats default to float32, as in PyTorch
+    elif array.dtype.kind in "iu" and not isinstance(data, (numpy.ndarray, numpy.generic)):
+        array = array.astype(int64)
+    return array
+
+
+# ---- random numbers: one generator, seeded by tg.manual_seed; draws happen on the CPU
+# so that the same seed gives the same numbers on every device.
+_generator = numpy.random.default_rng()
+
+
+def manual_seed(seed):
+    global _generator
+    _generator = numpy.random.default_rng(seed)
+    if cupy is not None and cuda_is_available():
+        cupy.random.seed(seed)
+
+
+def generator():
+    """The global NumPy random generator (seeded by manual_seed)."""
+    return _generator
+
+
+def new_generator(seed):
+    return numpy.random.default_rng(seed)
+
+
+def generator_state():
+    return _generator.bit_generator.state
+
+
+def set_generator_state(state):
+    _generator.bit_generator.state = state
+
+
+def blas_info():
+    """The BLAS libraries NumPy uses and their thread counts (needs threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    return [(i.get("internal_api"), i.get("num_threads")) for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def numpy_module():
+    """numpy itself, for the places that turn arrays into files or pictures."""
+    return numpy

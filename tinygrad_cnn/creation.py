@@ -1,0 +1,138 @@
+"""Functions that make tensors: tg.tensor, zeros, ones, rand, arange, ... (PyTorch's names and defaults)."""
+from . import backend
+from .tensor import Tensor
+
+
+def _make(array, dtype, device, requires_grad):
+    if dtype is not None:
+        array = array.astype(backend.dtype(dtype), copy=False)
+    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(n) for n in size)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor from data (nested lists, numbers, arrays, tensors); the data is copied."""
+    if isinstance(data, Tensor):
+        data = data.array
+    if backend.is_array(data):
+        data = data.copy()
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares the array when it already has the right dtype and device."""
+    if isinstance(data, Tensor) and (dtype is None or backend.dtype(dtype) == data.dtype) and \
+            (device is None or data.device == device):
+        return data
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a NumPy array."""
+    return Tensor(array)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _make(backend.numpy_module().zeros(_shape(size), backend.float32), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _make(backend.numpy_module().ones(_shape(size), backend.float32), dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = backend.to_python_array(fill_value).dtype
+    return _make(backend.numpy_module().full(_shape((size,)), fill_value), dtype, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _make(backend.numpy_module().eye(n, m, dtype=backend.float32), dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Integers in [start, end) give int64; any float argument gives float32, as PyTorch."""
+    if end is None:
+        start, end = 0, start
+    np = backend.numpy_module()
+    default = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else backend.float32
+    return _make(np.arange(start, end, step).astype(default), dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _make(backend.numpy_module().linspace(start, end, steps, dtype=backend.float32), dtype, device,
+                 requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform on [0, 1)."""
+    rng = generator or backend.generator()
+    return _make(rng.random(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal."""
+    rng = generator or backend.generator()
+    return _make(rng.standard_normal(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None, generator=None):
+    if high is None:
+        low, high = 0, low
+    rng = generator or backend.generator()
+    return _make(rng.integers(low, high, size=_shape((size,))).astype(backend.int64), dtype, device, False)
+
+
+def randperm(n, dtype=None, device=None, generator=None):
+    rng = generator or backend.generator()
+    return _make(rng.permutation(n).astype(backend.int64), dtype, device, False)
+
+
+def _like(maker, x, dtype, device, requires_grad, *args):
+    return maker(x.shape, *args, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(ones, x, dtype, device, requires_grad)
+
+
+def empty_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def rand_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(rand, x, dtype, device, requires_grad)
+
+
+def randn_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(randn, x, dtype, device, requires_grad)
+
+
+def manual_seed(seed):
+    """Seed the generator behind rand, randn, dropout and parameter initialisation."""
+    backend.manual_seed(seed)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(x):
+    return x.numel()

@@ -1,0 +1,471 @@
+"""Neural-network functions composed from Tensor operations (PyTorch's ``torch.nn.functional``).
+
+None of these has a backward pass of its own: each is a few primitives (im2col, matmul,
+max, mean, var, elementwise, movement ops), and its gradient comes from theirs. Each one
+records a ``scope`` so that a drawing of the graph can group its primitives.
+"""
+import math
+
+from .. import backend, ops
+from ..autograd import no_grad, scope
+from ..tensor import Tensor, where
+
+
+def _pair(value, name="argument"):
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) == 1:
+        return (value[0], value[0])
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
+    return value
+
+
+def _batched(input, op):
+    """(input as 4-d, whether a batch dim was added) for ops that accept (C, H, W) too."""
+    if input.ndim == 4:
+        return input, False
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {input.shape}")
+
+
+def _check_fits(op, what, input_hw, kernel, stride, padding, dilation):
+    out = [ops.conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(input_hw, kernel, stride, padding, dilation)]
+    if min(out) < 1:
+        (h, w), (kh, kw) = input_hw, kernel
+        detail = f" with stride {stride[0] if stride[0] == stride[1] else stride}"
+        if any(padding):
+            detail += f", padding {padding[0] if padding[0] == padding[1] else padding}"
+        if any(d != 1 for d in dilation):
+            detail += f", dilation {dilation[0] if dilation[0] == dilation[1] else dilation}"
+        raise RuntimeError(f"{op}: {kh}x{kw} {what}{detail} does not fit a {h}x{w} input")
+    return out
+
+
+def _im2col(x, kernel, stride, padding, dilation):
+    return ops.Im2Col.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+# ---- windows ------------------------------------------------------------------------
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col in PyTorch's layout: (N, C, H, W) -> (N, C*KH*KW, L), one column per window."""
+    kernel, dilation, padding, stride = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    x, unbatched = _batched(input, "unfold")
+    with scope("unfold", (("k", kernel), ("s", stride), ("p", padding), ("d", dilation))):
+        n, c, h, w = x.shape
+        oh, ow = _check_fits("unfold", "window", (h, w), kernel, stride, padding, dilation)
+        windows = _im2col(x, kernel, stride, padding, dilation)  # (N, OH, OW, KH, KW, C)
+        out = windows.permute(0, 5, 3, 4, 1, 2).reshape(n, c * kernel[0] * kernel[1], oh * ow)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im in PyTorch's layout: (N, C*KH*KW, L) -> (N, C, H, W), overlapping values summed."""
+    kernel, dilation, padding, stride = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    output_size = _pair(output_size)
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    if x.ndim != 3:
+        raise ValueError(f"fold: expected a 2-d or 3-d input, got shape {input.shape}")
+    n, ckk, length = x.shape
+    if ckk % (kernel[0] * kernel[1]):
+        raise RuntimeError(f"fold: expected size of input's dimension 1 ({ckk}) to be divisible by the product of "
+                           f"kernel_size ({kernel[0] * kernel[1]})")
+    oh, ow = _check_fits("fold", "window", output_size, kernel, stride, padding, dilation)
+    if oh * ow != length:
+        raise RuntimeError(f"fold: an output of size {output_size} with kernel {kernel}, stride {stride}, padding "
+                           f"{padding} and dilation {dilation} has {oh * ow} windows, but the input has {length}")
+    c = ckk // (kernel[0] * kernel[1])
+    with scope("fold", (("k", kernel), ("s", stride), ("p", padding), ("d", dilation))):
+        windows = x.reshape(n, c, kernel[0], kernel[1], oh, ow).permute(0, 4, 5, 2, 3, 1)
+        out = ops.Col2Im.apply(windows, input_size=output_size, kernel=kernel, stride=stride, padding=padding,
+                               dilation=dilation)
+    return out.squeeze(0) if unbatched else out
+
+
+# ---- convolution and pooling --------------------------------------------------------
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation, as PyTorch) as im2col + one matrix product.
+
+    ``padding`` may be an int, a pair, "valid" or "same".
+    """
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    x, unbatched = _batched(input, "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels/groups, KH, KW), got shape {weight.shape}")
+    out_channels, group_channels, kh, kw = weight.shape
+    n, c, h, w = x.shape
+    if c != group_channels * groups:
+        raise ValueError(f"conv2d: input has {c} channels but weight expects {group_channels * groups} "
+                         f"(weight shape {tuple(weight.shape)}, groups={groups})")
+    if out_channels % groups:
+        raise ValueError(f"conv2d: out_channels ({out_channels}) must be divisible by groups ({groups})")
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {bias.shape}")
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, padding, (kh, kw), stride, dilation)
+        h, w = x.shape[2:]
+    padding = _pair(padding, "padding")
+    with scope("conv2d", (("k", (kh, kw)), ("s", stride), ("p", padding), ("d", dilation), ("g", groups))):
+        oh, ow = _check_fits("conv2d", "kernel", (h, w), (kh, kw), stride, padding, dilation)
+        windows = _im2col(x, (kh, kw), stride, padding, dilation)  # (N, OH, OW, KH, KW, C)
+        if groups == 1:
+            rows = windows.reshape(n * oh * ow, kh * kw * c)
+            weight_matrix = weight.permute(0, 2, 3, 1).reshape(out_channels, kh * kw * c)
+            out = rows @ weight_matrix.t()  # (N*OH*OW, O)
+        else:
+            out_per_group = out_channels // groups
+            rows = windows.reshape(n * oh * ow, kh * kw, groups, group_channels).permute(2, 0, 1, 3)
+            rows = rows.reshape(groups, n * oh * ow, kh * kw * group_channels)
+            weight_matrix = weight.reshape(groups, out_per_group, group_channels, kh, kw).permute(0, 3, 4, 2, 1)
+            weight_matrix = weight_matrix.reshape(groups, kh * kw * group_channels, out_per_group)
+            out = (rows @ weight_matrix).permute(1, 0, 2).reshape(n * oh * ow, out_channels)
+        if bias is not None:
+            out = out + bias
+        out = out.reshape(n, oh, ow, out_channels).permute(0, 3, 1, 2)  # NCHW view of channels-last memory
+    return out.squeeze(0) if unbatched else out
+
+
+def _string_padding(x, padding, kernel, stride, dilation):
+    """Resolve padding="valid"/"same" to (input, symmetric padding), padding unevenly where needed."""
+    if padding == "valid":
+        return x, (0, 0)
+    if padding != "same":
+        raise ValueError(f"conv2d: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+    if stride != (1, 1):
+        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if all(t % 2 == 0 for t in totals):
+        return x, (totals[0] // 2, totals[1] // 2)
+    left_top = [t // 2 for t in totals]
+    return pad(x, (left_top[1], totals[1] - left_top[1], left_top[0], totals[0] - left_top[0])), (0, 0)
+
+
+def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Kernel, stride, padding, dilation, output size and extra bottom/right padding of a pooling."""
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
+    padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
+                             f"kernel_size={k} and dilation={d}")
+    h, w = x.shape[2:]
+    _check_fits(op, "window", (h, w), kernel, stride, padding, dilation)
+    out, extra = [], []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        span = size + 2 * p - d * (k - 1) - 1
+        n = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (n - 1) * s >= size + p:  # the last window must start inside the input
+            n -= 1
+        out.append(n)
+        extra.append(max(0, (n - 1) * s + d * (k - 1) + 1 - (size + 2 * p)))
+    return kernel, stride, padding, dilation, out, extra
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max pooling as im2col + max over each window (padding counts as -inf).
+
+    Each output's gradient goes to the first maximal element of its window; where
+    windows overlap, the gradients that land on one input add up.
+    """
+    x, unbatched = _batched(input, "max_pool2d")
+    kernel, stride, padding, dilation, (oh, ow), extra = _pool_geometry(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    with scope("max_pool2d", (("k", kernel), ("s", stride), ("p", padding))):
+        n, c = x.shape[:2]
+        if any(padding) or any(extra):
+            x = pad(x, (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]), value=-math.inf)
+        windows = _im2col(x, kernel, stride, (0, 0), dilation)  # (N, OH, OW, KH, KW, C)
+        values, window_index = windows.reshape(n, oh, ow, kernel[0] * kernel[1], c).max(dim=3)
+        out = values.permute(0, 3, 1, 2)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    return out, _pool_indices(window_index, kernel, stride, padding, dilation, input.shape[-1], unbatched)
+
+
+def _pool_indices(window_index, kernel, stride, padding, dilation, width, unbatched):
+    """PyTorch's max_pool2d indices: the flat position (row * W + col) of each maximum in its input plane."""
+    xp = window_index.xp
+    k = window_index.array.transpose(0, 3, 1, 2)  # (N, C, OH, OW)
+    oh, ow = k.shape[2:]
+    rows = xp.arange(oh).reshape(-1, 1) * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
+    cols = xp.arange(ow).reshape(1, -1) * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
+    flat = Tensor._from_array((rows * width + cols).astype(backend.int64))
+    return flat.squeeze(0) if unbatched else flat
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling as im2col + mean over each window (PyTorch's divisor rules)."""
+    x, unbatched = _batched(input, "avg_pool2d")
+    kernel, stride, padding, dilation, (oh, ow), extra = _pool_geometry(
+        "avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    with scope("avg_pool2d", (("k", kernel), ("s", stride), ("p", padding))):
+        n, c, h, w = x.shape
+        if any(extra):
+            x = pad(x, (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]))
+            im2col_padding = (0, 0)
+        else:
+            im2col_padding = padding
+        windows = _im2col(x, kernel, stride, im2col_padding, dilation).reshape(n, oh, ow, kernel[0] * kernel[1], c)
+        if divisor_override:
+            out = windows.sum(dim=3) / divisor_override
+        elif count_include_pad and not any(extra):
+            out = windows.mean(dim=3)
+        else:
+            out = windows.sum(dim=3) / _window_counts(x.xp, (h, w), kernel, stride, padding, extra,
+                                                       (oh, ow), count_include_pad, x.dtype)
+        out = out.permute(0, 3, 1, 2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _window_counts(xp, size, kernel, stride, padding, extra, out_size, count_include_pad, dtype):
+    """How many elements each window averages over: those inside the input (and its padding, if counted)."""
+    (h, w), (ph, pw) = size, padding
+    mask = xp.zeros((1, 1, h + 2 * ph + extra[0], w + 2 * pw + extra[1]), dtype)
+    if count_include_pad:
+        mask[..., :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        mask[..., ph:ph + h, pw:pw + w] = 1
+    windows = ops.Im2Col(kernel=kernel, stride=stride, padding=(0, 0), dilation=(1, 1)).forward(mask)  # constant
+    counts = windows.reshape(1, out_size[0], out_size[1], -1).sum(axis=3, keepdims=False)[..., None]
+    return Tensor._from_array(counts)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a given output size, where each window tiles the input exactly."""
+    x, unbatched = _batched(input, "adaptive_avg_pool2d")
+    h, w = x.shape[2:]
+    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    out_h, out_w = out_h or h, out_w or w
+    if h % out_h or w % out_w:
+        raise NotImplementedError(f"adaptive_avg_pool2d: only output sizes that divide the input are supported "
+                                  f"(input {h}x{w}, output {out_h}x{out_w})")
+    out = avg_pool2d(x, (h // out_h, w // out_w))
+    return out.squeeze(0) if unbatched else out
+
+
+# ---- normalisation ------------------------------------------------------------------
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation from mean and var.
+
+    Training: normalise with the batch's mean and *biased* variance, and move the running
+    estimates toward the batch's mean and *unbiased* variance by ``momentum``.
+    Eval: normalise with the running estimates. Then scale by ``weight`` (gamma) and shift
+    by ``bias`` (beta).
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {input.shape}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ValueError(f"batch_norm: {name} should have shape ({channels},) for an input with {channels} "
+                             f"channels, got {t.shape}")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    with scope("batch_norm", (("training", training), ("eps", eps))):
+        if training:
+            count = input.numel() // channels
+            if count <= 1:
+                raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                                 f"size {list(input.shape)}")
+            mean = input.mean(dims, keepdim=True)
+            var = input.var(dims, correction=0, keepdim=True)
+            if running_mean is not None and running_var is not None:
+                with no_grad():
+                    running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
+                    unbiased = var.array.reshape(channels) * (count / (count - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+        else:
+            if running_mean is None or running_var is None:
+                raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+            mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        scale = (var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight.reshape(shape)
+        out = (input - mean) * scale
+        if bias is not None:
+            out = out + bias.reshape(shape)
+    return out
+
+
+# ---- dense layers and activations -----------------------------------------------------
+def linear(input, weight, bias=None):
+    """y = x W^T + b."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
+    if input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has {input.shape[-1]} features but weight expects {weight.shape[1]} "
+                         f"(input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    with scope("linear", (("in", weight.shape[1]), ("out", weight.shape[0]))):
+        out = input @ weight.t()
+        if bias is not None:
+            out = out + bias
+    return out
+
+
+def relu(input, inplace=False):
+    return input.relu()
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    with scope("leaky_relu", (("slope", negative_slope),)):
+        return where(input > 0, input, input * negative_slope)
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def softmax(input, dim=None):
+    if dim is None:
+        raise TypeError("softmax: pass dim explicitly (PyTorch's implicit choice of dim is deprecated)")
+    with scope("softmax", (("dim", dim),)):
+        return input.softmax(dim)
+
+
+def log_softmax(input, dim=None):
+    """log(softmax(x)) as (x - max) - log(sum(exp(x - max))): finite for logits of 1e4."""
+    if dim is None:
+        raise TypeError("log_softmax: pass dim explicitly (PyTorch's implicit choice of dim is deprecated)")
+    with scope("log_softmax", (("dim", dim),)):
+        return input.log_softmax(dim)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    with scope("dropout", (("p", p),)):
+        if p == 1:
+            return input * 0.0
+        keep = backend.generator().random(input.shape) >= p
+        mask = backend.to_device((keep / (1 - p)).astype(input.dtype), input.device)
+        return input * Tensor._from_array(mask)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` from the last dim backwards."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: padding length must be even and at most twice the input's dims, got {len(pad)} "
+                         f"for a {input.ndim}-d input")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError("pad: negative padding (cropping) is not supported; use slicing")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return ops.Pad.apply(input, pad_width=tuple(widths), value=value)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices as one-hot rows (int64, no gradient)."""
+    if num_classes < 0:
+        num_classes = int(tensor.array.max()) + 1
+    xp = tensor.xp
+    return Tensor._from_array((tensor.array[..., None] == xp.arange(num_classes)).astype(backend.int64))
+
+
+# ---- losses -------------------------------------------------------------------------
+def _reduce(losses, reduction, op):
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' or 'none')")
+
+
+def _class_last(input, target, op):
+    """(N, C, d1, ...) logits and (N, d1, ...) targets flattened to (M, C) and (M,)."""
+    if input.ndim == 1:
+        return input.unsqueeze(0), (target.reshape(1) if target.ndim == 0 else target), ()
+    if input.ndim == 2:
+        return input, target, None
+    c = input.shape[1]
+    moved = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
+    return moved, target.reshape(-1), target.shape
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of class indices, given log-probabilities (N, C[, d1, ...])."""
+    return _indexed_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits against class indices (int64) or class probabilities (float, input's shape)."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    with scope("cross_entropy", (("reduction", reduction),)):
+        logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
+        if backend.is_floating(target.dtype):
+            return _probability_loss(logp, target, weight, reduction, label_smoothing)
+        return _indexed_loss("cross_entropy", logp, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoothing):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{op}: target must be a Tensor of class indices, got {type(target).__name__}")
+    if backend.is_floating(target.dtype) or target.dtype == backend.bool_:
+        raise TypeError(f"{op}: expected target of class indices with an integer dtype (int64), got {target.dtype}")
+    expected = logp.shape[:1] + logp.shape[2:] if logp.ndim > 1 else ()
+    if tuple(target.shape) != tuple(expected):
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape {tuple(logp.shape)} "
+                         f"(expected target shape {tuple(expected)})")
+    rows, flat_target, out_shape = _class_last(logp, target, op)
+    xp, classes = rows.xp, rows.shape[1]
+    t = flat_target.array
+    valid = t != ignore_index
+    if bool(((t < 0) | (t >= classes))[valid].any()):
+        bad = t[valid & ((t < 0) | (t >= classes))][0]
+        raise IndexError(f"{op}: target {int(bad)} is out of bounds for {classes} classes")
+    safe = xp.where(valid, t, 0)
+    picked = (safe[:, None] == xp.arange(classes)[None, :]) & valid[:, None]  # one-hot of each target
+    class_weight = xp.ones(classes, rows.dtype) if weight is None else weight.array.astype(rows.dtype)
+    target_weight = class_weight[safe] * valid  # w[target], 0 where ignored
+    coefficients = picked * (class_weight * (1.0 - label_smoothing))
+    if label_smoothing:
+        coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
+    losses = -(rows * Tensor._from_array(coefficients.astype(rows.dtype))).sum(1)
+    if reduction == "mean":
+        return losses.sum() / Tensor._from_array(target_weight.sum().astype(rows.dtype))
+    if reduction == "none" and out_shape is not None:
+        return losses.reshape(out_shape) if out_shape != () else losses.reshape(())
+    return _reduce(losses, reduction, op)
+
+
+def _probability_loss(logp, target, weight, reduction, label_smoothing):
+    if target.shape != logp.shape:
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape {tuple(logp.shape)}, "
+                         f"got {tuple(target.shape)}")
+    classes = logp.shape[1] if logp.ndim > 1 else logp.shape[0]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    product = logp * target
+    if weight is not None:
+        shape = (1, classes) + (1,) * (logp.ndim - 2) if logp.ndim > 1 else (classes,)
+        product = product * weight.reshape(shape)
+    losses = -product.sum(1 if logp.ndim > 1 else 0)
+    return _reduce(losses, reduction, "cross_entropy")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error."""
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ")
+    with scope("mse_loss", (("reduction", reduction),)):
+        diff = input - target
+        return _reduce(diff * diff, reduction, "mse_loss")

@@ -1,0 +1,231 @@
+"""Elementwise primitives. Binary ones broadcast; their backward sums the gradient back
+to each input's shape (``unbroadcast``)."""
+from ..autograd import Function
+from ..backend import module_of
+from ..tensor import Tensor
+from .reduce import unbroadcast
+
+
+class _Binary(Function):
+    def remember_inputs(self, a, b):
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)
+
+    def to_inputs(self, ga, gb):
+        """Each input's gradient, reduced to its shape, or None where it is not needed."""
+        sa, da, sb, db = self.meta
+        return (
+            unbroadcast(ga, sa, da) if self.parents[0] is not None else None,
+            unbroadcast(gb, sb, db) if self.parents[1] is not None else None,
+        )
+
+
+class Add(_Binary):
+    """y = a + b;  da = g, db = g."""
+
+    def forward(self, a, b):
+        self.remember_inputs(a, b)
+        return a + b
+
+    def backward(self, g):
+        return self.to_inputs(g, g)
+
+
+class Sub(_Binary):
+    """y = a - b;  da = g, db = -g."""
+
+    def forward(self, a, b):
+        self.remember_inputs(a, b)
+        return a - b
+
+    def backward(self, g):
+        return self.to_inputs(g, -g if self.parents[1] is not None else None)
+
+
+class Mul(_Binary):
+    """y = a * b;  da = g * b, db = g * a."""
+
+    def forward(self, a, b):
+        self.remember_inputs(a, b)
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved_arrays()
+        ga = g * self.as_input(1, b) if self.parents[0] is not None else None
+        gb = g * self.as_input(0, a) if self.parents[1] is not None else None
+        return self.to_inputs(ga, gb)
+
+
+class Div(_Binary):
+    """y = a / b;  da = g / b, db = -g * a / b^2."""
+
+    def forward(self, a, b):
+        self.remember_inputs(a, b)
+        self.saved = (a, b)
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved_arrays()
+        b = self.as_input(1, b)
+        ga = g / b if self.parents[0] is not None else None
+        gb = -g * self.as_input(0, a) / (b * b) if self.parents[1] is not None else None
+        return self.to_inputs(ga, gb)
+
+
+class Maximum(_Binary):
+    """y = max(a, b) elementwise.  Tie rule (as torch.maximum): where a == b each gets g / 2."""
+
+    def forward(self, a, b):
+        self.remember_inputs(a, b)
+        self.saved = (a, b)
+        return module_of(a).maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_arrays()
+        share_a = Tensor._from_array(((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False))
+        return self.to_inputs(g * share_a, g * (1.0 - share_a))
+
+
+class Where(Function):
+    """y = a where cond else b (cond is a constant mask);  da = g where cond, db = g elsewhere."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, a, b):
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)
+        return module_of(a).where(self.condition, a, b)
+
+    def backward(self, g):
+        sa, da, sb, db = self.meta
+        zero = Tensor._from_array(module_of(g.array).zeros((), g.dtype))
+        ga = gb = None
+        if self.parents[0] is not None:
+            ga = unbroadcast(Where.apply(g, zero, condition=self.condition), sa, da)
+        if self.parents[1] is not None:
+            gb = unbroadcast(Where.apply(zero, g, condition=self.condition), sb, db)
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x;  dx = -g."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """y = x ** p for a constant p;  dx = g * p * x ** (p - 1)."""
+
+    def __init__(self, exponent):
+        self.exponent = exponent
+
+    def forward(self, x):
+        self.saved = (x,)
+        return x ** self.exponent
+
+    def backward(self, g):
+        (x,) = self.saved_arrays()
+        p = self.exponent
+        if p == 2:
+            return (g * self.as_input(0, x) * 2.0,)
+        return (g * (self.as_input(0, x) ** (p - 1)) * p,)
+
+
+class Exp(Function):
+    """y = e^x;  dx = g * y."""
+
+    def forward(self, x):
+        y = module_of(x).exp(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved_arrays()
+        return (g * self.as_output(y),)
+
+
+class Log(Function):
+    """y = ln x;  dx = g / x."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        return module_of(x).log(x)
+
+    def backward(self, g):
+        (x,) = self.saved_arrays()
+        return (g / self.as_input(0, x),)
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = g / (2 y)."""
+
+    def forward(self, x):
+        y = module_of(x).sqrt(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved_arrays()
+        return (g / (self.as_output(y) * 2.0),)
+
+
+class Abs(Function):
+    """y = |x|;  dx = g * sign(x) (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        return module_of(x).abs(x)
+
+    def backward(self, g):
+        (x,) = self.saved_arrays()
+        return (g * Tensor._from_array(module_of(x).sign(x)),)
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = g * (1 - y^2)."""
+
+    def forward(self, x):
+        y = module_of(x).tanh(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved_arrays()
+        y = self.as_output(y)
+        return (g * (1.0 - y * y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 so it never overflows;  dx = g * y (1 - y)."""
+
+    def forward(self, x):
+        y = module_of(x).tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        self.saved = (y,)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved_arrays()
+        y = self.as_output(y)
+        return (g * y * (1.0 - y),)
+
+
+class Cast(Function):
+    """y = x converted to ``dtype``;  dx = g converted back."""
+
+    kind = "movement"
+
+    def __init__(self, dtype):
+        self.dtype_to = dtype
+
+    def forward(self, x):
+        self.dtype_from = x.dtype
+        return x.astype(self.dtype_to)
+
+    def backward(self, g):
+        return (g.to(self.dtype_from),)

@@ -1,0 +1,26 @@
+"""Matrix product of (batched, broadcasting) matrices."""
+from ..autograd import Function
+from .reduce import unbroadcast
+
+
+class MatMul(Function):
+    """y = a @ b for a, b with at least 2 dims (batch dims broadcast);
+    da = g @ b^T, db = a^T @ g, each summed back over broadcast batch dims.
+    (1-d operands are handled by ``Tensor.matmul`` with reshapes.)"""
+
+    kind = "matmul"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved_arrays()
+        sa, da, sb, db = self.meta
+        ga = gb = None
+        if self.parents[0] is not None:
+            ga = unbroadcast(g @ self.as_input(1, b).transpose(-1, -2), sa, da)
+        if self.parents[1] is not None:
+            gb = unbroadcast(self.as_input(0, a).transpose(-1, -2) @ g, sb, db)
+        return ga, gb

@@ -1,0 +1,146 @@
+"""Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
+from ..autograd import Function
+from ..backend import module_of
+from ..tensor import Tensor
+
+
+def unbroadcast(grad, shape, dtype):
+    """Reduce a gradient that was broadcast back to ``shape`` (one sum) and ``dtype``."""
+    if grad.shape != shape:
+        lead = grad.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+        )
+        grad = grad.sum(dim=axes, keepdim=True) if axes else grad
+        if grad.shape != shape:
+            grad = grad.reshape(shape)
+    if grad.dtype != dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _kept_shape(shape, dims):
+    """The shape a reduction over ``dims`` has with keepdim=True."""
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """y = sum over dims of x;  dx = g broadcast back over the summed dims."""
+
+    kind = "reduce"
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, g):
+        return (g.reshape(_kept_shape(self.in_shape, self.dims)).expand(self.in_shape),)
+
+
+class Mean(Function):
+    """y = sum(x) / n over dims;  dx = g / n broadcast back."""
+
+    kind = "reduce"
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        self.count = _count(x.shape, self.dims)
+        return x.mean(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, g):
+        return ((g / self.count).reshape(_kept_shape(self.in_shape, self.dims)).expand(self.in_shape),)
+
+
+class Var(Function):
+    """y = sum((x - mean)^2) / (n - correction);  dx = g * 2 (x - mean) / (n - correction)."""
+
+    kind = "reduce"
+
+    def __init__(self, dims, correction, keepdim):
+        self.dims, self.correction, self.keepdim = dims, correction, keepdim
+
+    def forward(self, x):
+        self.saved = (x,)
+        self.in_shape = x.shape
+        self.divisor = _count(x.shape, self.dims) - self.correction
+        return x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim)
+
+    def backward(self, g):
+        (x,) = self.saved_arrays()
+        x = self.as_input(0, x)
+        centered = x - x.mean(dim=self.dims, keepdim=True)
+        g = g.reshape(_kept_shape(self.in_shape, self.dims))
+        return (g * centered * (2.0 / self.divisor),)
+
+
+class MaxDim(Function):
+    """values = max of x along ``dim``, indices = the first index that holds it.
+
+    Tie rule (as PyTorch's ``max(dim)`` and ``max_pool2d``): the whole gradient goes to
+    the one index returned, the first maximal element.
+    """
+
+    kind = "reduce"
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        xp = module_of(x)
+        index = x.argmax(axis=self.dim)
+        kept = xp.expand_dims(index, self.dim)
+        values = xp.take_along_axis(x, kept, axis=self.dim)
+        self.indices = kept if self.keepdim else index
+        self.kept_indices, self.in_shape = kept, x.shape
+        return values if self.keepdim else values.squeeze(self.dim)
+
+    def backward(self, g):
+        xp = module_of(self.kept_indices)
+        positions = xp.arange(self.in_shape[self.dim]).reshape(
+            [-1 if i == self.dim else 1 for i in range(len(self.in_shape))]
+        )
+        chosen = positions == self.kept_indices  # one True per reduced row
+        g = g.reshape(_kept_shape(self.in_shape, (self.dim,)))
+        return (g * _constant(chosen, g.dtype),)
+
+
+class AMax(Function):
+    """y = max of x over dims.  Tie rule (as PyTorch's ``amax`` and full ``max()``):
+    the gradient is split evenly among all elements equal to the maximum."""
+
+    kind = "reduce"
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        kept = x.max(axis=self.dims, keepdims=True)
+        self.saved = (x, kept)
+        self.in_shape = x.shape
+        return kept if self.keepdim else kept.reshape([n for i, n in enumerate(x.shape) if i not in self.dims])
+
+    def backward(self, g):
+        x, kept = self.saved_arrays()
+        ties = x == kept
+        share = ties / ties.sum(axis=self.dims, keepdims=True)
+        g = g.reshape(_kept_shape(self.in_shape, self.dims))
+        return (g * _constant(share, g.dtype),)
+
+
+def _count(shape, dims):
+    """How many elements a reduction over ``dims`` combines."""
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+def _constant(array, dtype):
+    """A constant (no-gradient) tensor, e.g. a mask that routes a gradient."""
+    return Tensor._from_array(array.astype(dtype, copy=False))

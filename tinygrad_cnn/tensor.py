@@ -1,0 +1,825 @@
+"""Tensor: an array of the device's array module, its gradient, and the Function that made it.
+
+Every operation here is either a primitive (``ops``) or a few lines composed of them.
+"""
+import builtins
+import math
+import weakref
+
+from . import backend
+from .backend import Device
+
+_MISSING = object()
+
+
+def _normalize_dims(dim, ndim, op="sum"):
+    """``dim`` (None, int or sequence, negatives allowed) as a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not isinstance(d, int):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {d!r}")
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
+                             f"(expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+        out.append(d % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def _normalize_dim(dim, ndim, op):
+    return _normalize_dims(dim, ndim, op)[0] if ndim else 0
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
+
+    __slots__ = ("array", "grad", "creator", "_requires_grad", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars and arrays defer to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        if isinstance(data, Tensor):
+            data = data.array
+        if backend.is_array(data):
+            array = data if dtype is None else data.astype(backend.dtype(dtype), copy=False)
+            array = backend.to_device(array, device if device is not None else backend.device_of(array))
+        else:
+            array = backend.to_python_array(data)
+            if dtype is not None:
+                array = array.astype(backend.dtype(dtype), copy=False)
+            array = backend.to_device(array, device)
+        self.array = array
+        self.grad = None
+        self.creator = None
+        self._retains_grad = False
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_array(cls, array):
+        """Wrap an array as a constant tensor (no checks, no copy)."""
+        t = object.__new__(cls)
+        t.array, t.grad, t.creator, t._requires_grad, t._retains_grad = array, None, None, False, False
+        return t
+
+    @classmethod
+    def _from_function(cls, array, creator):
+        """Wrap an array computed by ``creator`` (a Function) as a graph node."""
+        t = object.__new__(cls)
+        t.array, t.grad, t.creator, t._requires_grad, t._retains_grad = array, None, creator, True, False
+        return t
+
+    # ---- attributes -------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if value and not backend.is_floating(self.array.dtype):
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
+        if not value and self.creator is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        self._requires_grad = bool(value)
+
+    @property
+    def data(self):
+        """A tensor sharing this one's array, outside the graph (as ``torch.Tensor.data``)."""
+        return Tensor._from_array(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = value.array if isinstance(value, Tensor) else value
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+    @property
+    def ndim(self):
+        return self.array.ndim
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.array)
+
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
+
+    @property
+    def xp(self):
+        """The array module (numpy or cupy) that holds this tensor."""
+        return backend.module_of(self.array)
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return self.array.size
+
+    def element_size(self):
+        return self.array.itemsize
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        np = backend.numpy_module()
+        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.device == "cuda":
+            extras.append("device='cuda:0'")
+        if self.creator is not None:
+            extras.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ---- conversion -----------------------------------------------------------------
+    def numpy(self, force=False):
+        """The NumPy array (shared, not copied) of a CPU tensor, as ``torch.Tensor.numpy``."""
+        if self.device == "cuda" and not force:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            "tensor to host memory first.")
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return backend.to_numpy(self.array)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return backend.to_numpy(self.array).reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.array).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if backend.is_floating(self.dtype):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.numel()} values is ambiguous")
+        return bool(self.item())
+
+    def detach(self):
+        """The same array, cut from the graph."""
+        return Tensor._from_array(self.array)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (for inspection)."""
+        if self.creator is None:
+            return
+        if not self._retains_grad:
+            self._retains_grad = True
+            self.creator.retained = weakref.ref(self)
+
+    def clone(self):
+        return self + 0 if self.requires_grad else Tensor._from_array(self.array.copy())
+
+    def contiguous(self):
+        return self
+
+    def to(self, *args, dtype=None, device=None):
+        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; differentiable."""
+        for a in args:
+            if isinstance(a, (str, Device)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and backend.dtype(dtype) != self.dtype:
+            out = ops.Cast.apply(out, dtype=backend.dtype(dtype))
+        if device is not None and backend.as_device(device) != self.device:
+            out = _to_device(out, backend.as_device(device))
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return self.to(backend.float32)
+
+    def double(self):
+        return self.to(backend.float64)
+
+    def long(self):
+        return self.to(backend.int64)
+
+    def int(self):
+        return self.to(backend.int32)
+
+    def bool(self):
+        return self.to(backend.bool_)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    # ---- autograd -------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch's semantics)."""
+        if retain_graph is None:
+            retain_graph = create_graph
+        autograd.run_backward([self], [autograd._initial_grad(self, gradient)], retain_graph, create_graph)
+
+    # ---- in-place updates (outside the graph, as in torch.no_grad blocks) -------------
+    def _check_inplace(self, op):
+        if self.creator is None and self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _operand(self, other):
+        array = other.array if isinstance(other, Tensor) else other
+        return backend.to_device(array, self.device) if backend.is_array(array) else array
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.array[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.array[...] = value
+        return self
+
+    def copy_(self, src):
+        self._check_inplace("copy_")
+        self.array[...] = self._operand(src)
+        return self
+
+    def add_(self, other, alpha=1):
+        self._check_inplace("add_")
+        self.array += self._operand(other) * alpha if alpha != 1 else self._operand(other)
+        return self
+
+    def sub_(self, other, alpha=1):
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other):
+        self._check_inplace("mul_")
+        self.array *= self._operand(other)
+        return self
+
+    def div_(self, other):
+        self._check_inplace("div_")
+        self.array /= self._operand(other)
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace("clamp_")
+        self.xp.clip(self.array, min, max, out=self.array)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        self._check_inplace("uniform_")
+        self.array[...] = backend.to_device(backend.generator().uniform(a, b, self.shape), self.device)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        self._check_inplace("normal_")
+        self.array[...] = backend.to_device(backend.generator().normal(mean, std, self.shape), self.device)
+        return self
+
+    # ---- arithmetic -----------------------------------------------------------------
+    def _constant_like(self, value):
+        """A Python number or array as a constant tensor of a matching dtype (PyTorch's promotion)."""
+        if isinstance(value, Tensor):
+            if value.device != self.device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                                   f"devices, {self.device} and {value.device}!")
+            return value
+        if backend.is_array(value):
+            return Tensor(value, device=self.device)
+        if isinstance(value, builtins.bool):
+            dtype = self.dtype
+        elif isinstance(value, builtins.int):
+            dtype = self.dtype if self.dtype != backend.bool_ else backend.int64
+        elif isinstance(value, builtins.float):
+            dtype = self.dtype if backend.is_floating(self.dtype) else backend.float32
+        else:
+            return Tensor(value, device=self.device)
+        return Tensor._from_array(self.xp.asarray(value, dtype=dtype))
+
+    def __add__(self, other):
+        return ops.Add.apply(self, self._constant_like(other))
+
+    def __radd__(self, other):
+        return ops.Add.apply(self._constant_like(other), self)
+
+    def __sub__(self, other):
+        return ops.Sub.apply(self, self._constant_like(other))
+
+    def __rsub__(self, other):
+        return ops.Sub.apply(self._constant_like(other), self)
+
+    def __mul__(self, other):
+        return ops.Mul.apply(self, self._constant_like(other))
+
+    def __rmul__(self, other):
+        return ops.Mul.apply(self._constant_like(other), self)
+
+    def __truediv__(self, other):
+        if not backend.is_floating(self.dtype) and not (isinstance(other, Tensor) and backend.is_floating(other.dtype)):
+            return self.float() / other
+        return ops.Div.apply(self, self._constant_like(other))
+
+    def __rtruediv__(self, other):
+        return self._constant_like(other) / self
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return (self.log() * exponent).exp()
+        return ops.Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        return (self * math.log(base)).exp()
+
+    def __matmul__(self, other):
+        return self.matmul(other)
+
+    def __rmatmul__(self, other):
+        return self._constant_like(other).matmul(self)
+
+    def __abs__(self):
+        return self.abs()
+
+    # comparisons give boolean tensors outside the graph
+    def _compare(self, other, op):
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor._from_array(op(self.array, other))
+
+    def __eq__(self, other):
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other):
+        return self._compare(other, lambda a, b: a != b)
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __invert__(self):
+        return Tensor._from_array(~self.array)
+
+    def __and__(self, other):
+        return self._compare(other, lambda a, b: a & b)
+
+    def __or__(self, other):
+        return self._compare(other, lambda a, b: a | b)
+
+    def eq(self, other):
+        return self == other
+
+    def add(self, other, alpha=1):
+        return self + other * alpha if alpha != 1 else self + other
+
+    def sub(self, other, alpha=1):
+        return self - other * alpha if alpha != 1 else self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def matmul(self, other):
+        """Matrix product with ``torch.matmul``'s rules for 1-d and batched operands."""
+        other = self._constant_like(other)
+        if self.ndim == 0 or other.ndim == 0:
+            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {self.shape} and {other.shape}")
+        a = self.reshape(1, -1) if self.ndim == 1 else self
+        b = other.reshape(-1, 1) if other.ndim == 1 else other
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not align "
+                             f"({a.shape[-1]} != {b.shape[-2]})")
+        try:
+            out = ops.MatMul.apply(a, b)
+        except ValueError as error:
+            raise ValueError(f"matmul: batch dims of {self.shape} and {other.shape} do not broadcast") from error
+        if self.ndim == 1:
+            out = out.squeeze(-2)
+        if other.ndim == 1:
+            out = out.squeeze(-1)
+        return out
+
+    def mm(self, other):
+        return self.matmul(other)
+
+    def bmm(self, other):
+        return self.matmul(other)
+
+    # ---- elementwise math -----------------------------------------------------------
+    def exp(self):
+        return ops.Exp.apply(self._float_input())
+
+    def log(self):
+        return ops.Log.apply(self._float_input())
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self._float_input())
+
+    def rsqrt(self):
+        return 1.0 / self.sqrt()
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    def tanh(self):
+        return ops.Tanh.apply(self._float_input())
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self._float_input())
+
+    def square(self):
+        return self * self
+
+    def relu(self):
+        """max(x, 0), as ``where(x > 0, x, 0)``: the gradient at exactly 0 is 0, as in PyTorch."""
+        return where(self > 0, self, 0.0)
+
+    def maximum(self, other):
+        return ops.Maximum.apply(self, self._constant_like(other))
+
+    def minimum(self, other):
+        return -ops.Maximum.apply(-self, -self._constant_like(other))
+
+    def clamp(self, min=None, max=None):
+        out = self
+        if min is not None:
+            out = where(out >= min, out, min)
+        if max is not None:
+            out = where(out <= max, out, max)
+        return out
+
+    clip = clamp
+
+    def sign(self):
+        return Tensor._from_array(self.xp.sign(self.array))
+
+    def _float_input(self):
+        return self if backend.is_floating(self.dtype) else self.float()
+
+    # ---- reductions -----------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        out = ops.Sum.apply(self, dims=_normalize_dims(dim, self.ndim, "sum"), keepdim=keepdim)
+        return out.to(dtype) if dtype is not None else out
+
+    def mean(self, dim=None, keepdim=False):
+        if not backend.is_floating(self.dtype):
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {self.dtype}")
+        return ops.Mean.apply(self, dims=_normalize_dims(dim, self.ndim, "mean"), keepdim=keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Variance with Bessel's correction by default (``unbiased=True`` / ``correction=1``), as PyTorch."""
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        return ops.Var.apply(self, dims=_normalize_dims(dim, self.ndim, "var"), correction=correction,
+                             keepdim=keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def amax(self, dim=(), keepdim=False):
+        """Max over ``dim`` (all dims when empty); ties share the gradient evenly."""
+        dims = _normalize_dims(None if dim == () else dim, self.ndim, "amax")
+        return ops.AMax.apply(self, dims=dims, keepdim=keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return -(-self).amax(dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """``max()`` is the largest element (ties share the gradient); ``max(dim)`` returns
+        ``(values, indices)`` and sends each gradient to the first maximal index only."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        if dim is None:
+            return self.amax()
+        d = _normalize_dim(dim, self.ndim, "max")
+        if self.ndim and self.shape[d] == 0:
+            raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
+        x = self if self.ndim else self.reshape(1)
+        values = ops.MaxDim.apply(x, dim=d, keepdim=keepdim or not self.ndim)
+        fn_indices = values.creator.indices if values.creator is not None else _argmax_array(x.array, d, keepdim)
+        if not self.ndim:
+            values, fn_indices = values.reshape(()), fn_indices.reshape(())
+        return MaxResult(values, Tensor._from_array(fn_indices.astype(backend.int64, copy=False)))
+
+    def min(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return -(-self).amax()
+        values, indices = (-self).max(dim, keepdim)
+        return MaxResult(-values, indices)
+
+    def argmax(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor._from_array(self.xp.asarray(self.array.argmax()).astype(backend.int64))
+        d = _normalize_dim(dim, self.ndim, "argmax")
+        return Tensor._from_array(_argmax_array(self.array, d, keepdim).astype(backend.int64))
+
+    def argmin(self, dim=None, keepdim=False):
+        return (-self).argmax(dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        m = self.detach().amax(dim, keepdim=True)
+        m = where(m.abs() == float("inf"), 0.0, m)  # all -inf rows stay -inf
+        out = (self - m).exp().sum(dim, keepdim=True).log() + m
+        return out if keepdim else out.squeeze(dim)
+
+    def softmax(self, dim):
+        e = (self - self.detach().amax(dim, keepdim=True)).exp()
+        return e / e.sum(dim, keepdim=True)
+
+    def log_softmax(self, dim):
+        shifted = self - self.detach().amax(dim, keepdim=True)
+        return shifted - shifted.exp().sum(dim, keepdim=True).log()
+
+    def all(self):
+        return Tensor._from_array(self.xp.asarray(self.array.all()))
+
+    def any(self):
+        return Tensor._from_array(self.xp.asarray(self.array.any()))
+
+    # ---- movement -------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_args(shape)
+        known = 1
+        for n in shape:
+            if n != -1:
+                known *= n
+        if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != self.numel()) or \
+                (shape.count(-1) == 1 and (known == 0 or self.numel() % known)):
+            raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {self.numel()} "
+                               f"(shape {self.shape})")
+        if shape == self.shape:
+            return self
+        return ops.Reshape.apply(self, shape=shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = _normalize_dim(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims):
+        dims = _shape_args(dims)
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {self.ndim} dims of "
+                               f"a tensor of shape {self.shape}")
+        dims = tuple(d % self.ndim for d in dims)
+        if dims == tuple(range(self.ndim)):
+            return self
+        return ops.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0, dim1):
+        if self.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+            return self
+        dims = list(range(self.ndim))
+        a, b = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim, "transpose")
+        dims[a], dims[b] = dims[b], dims[a]
+        return self.permute(*dims)
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def swapaxes(self, dim0, dim1):
+        return self.transpose(dim0, dim1)
+
+    def unsqueeze(self, dim):
+        d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dims = _normalize_dims(dim, self.ndim, "squeeze")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                               f"to the number of dimensions in the tensor ({self.ndim})")
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        for i, n in enumerate(self.shape):
+            if n != 1 and n != shape[lead + i]:
+                raise RuntimeError(f"expand: the expanded size of the tensor ({shape[lead + i]}) must match the "
+                                   f"existing size ({n}) at non-singleton dimension {lead + i}. Target sizes: "
+                                   f"{list(sizes)}. Tensor sizes: {list(self.shape)}")
+        if shape == self.shape:
+            return self
+        return ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(*shape)
+
+    def __getitem__(self, index):
+        index = _index_arrays(index, self)
+        return ops.GetItem.apply(self, index=index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError("__setitem__: in-place assignment to a tensor that requires grad is not supported; "
+                               "build a new tensor (tg.where, tg.cat) or assign under tg.no_grad()")
+        self.array[_index_arrays(index, self)] = self._operand(value)
+
+    def chunk(self, chunks, dim=0):
+        d = _normalize_dim(dim, self.ndim, "chunk")
+        step = -(-self.shape[d] // chunks)
+        return self.split(step, d)
+
+    def split(self, split_size, dim=0):
+        d = _normalize_dim(dim, self.ndim, "split")
+        sizes = [split_size] * (self.shape[d] // split_size) if isinstance(split_size, int) else list(split_size)
+        if isinstance(split_size, int) and self.shape[d] % split_size:
+            sizes.append(self.shape[d] % split_size)
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(self[(slice(None),) * d + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+
+class MaxResult(tuple):
+    """``(values, indices)`` of ``max(dim)``/``min(dim)``, also readable as ``.values`` and ``.indices``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def _argmax_array(array, dim, keepdim):
+    index = array.argmax(axis=dim)
+    return backend.module_of(array).expand_dims(index, dim) if keepdim else index
+
+
+def _shape_args(shape):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def _index_arrays(index, tensor):
+    """An index with Tensors and lists replaced by arrays on the tensor's device."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = backend.to_device(p.array, tensor.device)
+        elif isinstance(p, list):
+            p = backend.to_device(backend.to_python_array(p), tensor.device)
+        elif backend.is_array(p):
+            p = backend.to_device(p, tensor.device)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _to_device(x, device):
+    """Copy a tensor to another device, keeping it in the graph."""
+    return ops.ToDevice.apply(x, device=device)
+
+
+def where(condition, input, other):
+    """Elements of ``input`` where ``condition`` holds, else of ``other``; differentiable in both."""
+    cond = condition.array if isinstance(condition, Tensor) else condition
+    if isinstance(input, Tensor):
+        other = input._constant_like(other)
+    elif isinstance(other, Tensor):
+        input = other._constant_like(input)
+    else:
+        input, other = Tensor(input), Tensor(other)
+    return ops.Where.apply(input, other, condition=cond)
+
+
+def maximum(input, other):
+    return input.maximum(other)
+
+
+def minimum(input, other):
+    return input.minimum(other)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of Tensors")
+    ndim = tensors[0].ndim
+    d = _normalize_dim(dim, ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != d):
+            raise RuntimeError(f"cat: sizes of tensors must match except in dimension {d}: got shapes "
+                               f"{[tuple(x.shape) for x in tensors]}")
+    return ops.Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors, dim=0):
+    """Join tensors of the same shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of Tensors")
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise RuntimeError(f"stack: expects each tensor to be equal size, but got {[tuple(t.shape) for t in tensors]}")
+    d = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([t.unsqueeze(d) for t in tensors], dim=d)
+
+
+# The primitives and the graph walk build on Tensor, so they are imported once it exists.
+from . import autograd, ops  # noqa: E402
