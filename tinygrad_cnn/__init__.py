@@ -22,3 +22,8 @@ uint8 = backend.uint8
 bool = backend.bool_
 
 __version__ = "0.1.0"
+
+from . import nn, testing  # noqa: E402  (as torch.nn is there after `import torch`)
+from . import models, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from .summary import summary  # noqa: E402

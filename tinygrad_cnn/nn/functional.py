@@ -411,7 +411,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     with scope("cross_entropy", (("reduction", reduction),)):
         logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
-        if backend.is_floating(target.dtype):
+        if backend.is_floating(target.dtype) and target.shape == input.shape:
             return _probability_loss(logp, target, weight, reduction, label_smoothing)
         return _indexed_loss("cross_entropy", logp, target, weight, ignore_index, reduction, label_smoothing)
 
@@ -448,9 +448,6 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
 
 
 def _probability_loss(logp, target, weight, reduction, label_smoothing):
-    if target.shape != logp.shape:
-        raise ValueError(f"cross_entropy: probability targets must have the input's shape {tuple(logp.shape)}, "
-                         f"got {tuple(target.shape)}")
     classes = logp.shape[1] if logp.ndim > 1 else logp.shape[0]
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / classes

@@ -1,0 +1,29 @@
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinygrad_cnn as tg
+
+# Modest example counts in CI, more locally; HYPOTHESIS_PROFILE=thorough for a long run.
+settings.register_profile("ci", max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("thorough", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not tg.cuda.is_available(),
+                                                  reason="CUDA cases skipped: CuPy or an NVIDIA GPU is absent")),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each test that takes ``device`` runs on the CPU and, where a GPU is present, on CUDA."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    tg.manual_seed(0)

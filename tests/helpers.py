@@ -1,0 +1,51 @@
+"""Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs."""
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn.testing import gradcheck, gradgradcheck
+
+try:
+    import torch
+except ImportError:  # the comparisons skip, with their reason shown in the summary
+    torch = None
+
+requires_torch = pytest.mark.skipif(
+    torch is None, reason="PyTorch is not installed, so comparisons with it are skipped (pip install torch==2.13.0)")
+
+
+def tg_inputs(arrays, device="cpu", requires_grad=True):
+    return [tg.tensor(a, dtype=tg.float64, device=device, requires_grad=requires_grad) for a in arrays]
+
+
+def to_numpy(x):
+    return x.detach().cpu().numpy()
+
+
+def check_gradients(fn, arrays, device="cpu", second_order=False, atol=1e-5, rtol=1e-3):
+    """Autograd's vector-Jacobian product of ``fn`` matches central differences (and the second derivative)."""
+    inputs = tg_inputs(arrays, device)
+    assert gradcheck(fn, inputs, atol=atol, rtol=rtol)
+    if second_order:
+        assert gradgradcheck(fn, inputs, atol=atol, rtol=rtol)
+
+
+def compare_with_torch(fn, torch_fn, arrays, device="cpu", dtype=np.float64, atol=1e-6, rtol=1e-5, seed=0):
+    """Forward values and input gradients (under a random upstream gradient) equal PyTorch's."""
+    if torch is None:
+        pytest.skip("PyTorch is not installed, so comparisons with it are skipped (pip install torch==2.13.0)")
+    arrays = [np.asarray(a, dtype=dtype) for a in arrays]
+    ours = [tg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = fn(*ours), torch_fn(*theirs)
+    assert tuple(out.shape) == tuple(expected.shape), (out.shape, expected.shape)
+    np.testing.assert_allclose(to_numpy(out), expected.detach().numpy(), atol=atol, rtol=rtol)
+    upstream = np.random.default_rng(seed).standard_normal(expected.shape).astype(dtype)
+    out.backward(tg.tensor(upstream, device=device))
+    expected.backward(torch.tensor(upstream))
+    for x, t in zip(ours, theirs):
+        if t.grad is None:
+            assert x.grad is None or not np.any(to_numpy(x.grad))
+        else:
+            np.testing.assert_allclose(to_numpy(x.grad), t.grad.numpy(), atol=atol, rtol=rtol)
+    return out

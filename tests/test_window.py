@@ -1,0 +1,77 @@
+"""im2col/col2im (F.unfold/F.fold): PyTorch's layout and numbers, adjointness, gradients."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tg
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn.testing import strategies as S
+
+from .helpers import check_gradients, compare_with_torch, requires_torch, torch
+
+
+def _args(g):
+    return dict(kernel_size=g["kernel"], dilation=g["dilation"], padding=g["padding"], stride=g["stride"])
+
+
+@given(g=S.conv_geometries(), data=st.data())
+def test_unfold_gradient(g, data):
+    x = data.draw(S.arrays((g["n"], g["c_in"], g["h"], g["w"])))
+    check_gradients(lambda t: F.unfold(t, **_args(g)), [x], second_order=True)
+
+
+@given(g=S.conv_geometries(), data=st.data())
+def test_fold_gradient(g, data):
+    oh = (g["h"] + 2 * g["padding"][0] - g["dilation"][0] * (g["kernel"][0] - 1) - 1) // g["stride"][0] + 1
+    ow = (g["w"] + 2 * g["padding"][1] - g["dilation"][1] * (g["kernel"][1] - 1) - 1) // g["stride"][1] + 1
+    cols = data.draw(S.arrays((g["n"], g["c_in"] * g["kernel"][0] * g["kernel"][1], oh * ow)))
+    check_gradients(lambda t: F.fold(t, (g["h"], g["w"]), **_args(g)), [cols], second_order=True)
+
+
+@given(g=S.conv_geometries(), seed=st.integers(0, 1000))
+def test_unfold_and_fold_are_adjoint(g, seed):
+    """<unfold(x), y> == <x, fold(y)> for every x and y: col2im is im2col's transpose."""
+    rng = np.random.default_rng(seed)
+    x = tg.tensor(rng.standard_normal((g["n"], g["c_in"], g["h"], g["w"])))
+    cols = F.unfold(x, **_args(g))
+    y = tg.tensor(rng.standard_normal(cols.shape))
+    left = float((cols * y).sum())
+    right = float((x * F.fold(y, (g["h"], g["w"]), **_args(g))).sum())
+    assert np.isclose(left, right, rtol=1e-10, atol=1e-10)
+
+
+@requires_torch
+@given(g=S.conv_geometries())
+def test_unfold_and_fold_match_torch(g):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((g["n"], g["c_in"], g["h"], g["w"]))
+    out = compare_with_torch(lambda t: F.unfold(t, **_args(g)),
+                             lambda t: torch.nn.functional.unfold(t, **_args(g)), [x])
+    cols = rng.standard_normal(out.shape)
+    compare_with_torch(lambda t: F.fold(t, (g["h"], g["w"]), **_args(g)),
+                       lambda t: torch.nn.functional.fold(t, (g["h"], g["w"]), **_args(g)), [cols])
+
+
+def test_unfold_on_device(device):
+    x = np.arange(2 * 3 * 5 * 4, dtype=np.float64).reshape(2, 3, 5, 4)
+    compare_with_torch(lambda t: F.unfold(t, (2, 3), padding=1, stride=(2, 1)),
+                       lambda t: torch.nn.functional.unfold(t, (2, 3), padding=1, stride=(2, 1)), [x], device)
+    cols = np.random.default_rng(1).standard_normal((2, 3 * 4, 16))
+    compare_with_torch(lambda t: F.fold(t, (5, 5), 2), lambda t: torch.nn.functional.fold(t, (5, 5), 2), [cols],
+                       device)
+
+
+def test_unfold_of_the_lecture_image_is_nine_columns_of_nine():
+    image = tg.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+                      dtype=tg.float32).reshape(1, 1, 5, 5)
+    cols = F.unfold(image, 3)
+    assert cols.shape == (1, 9, 9)
+    assert cols[0, :, 0].tolist() == [1, 1, 1, 0, 1, 1, 0, 0, 1]  # the top-left window, row by row
+
+
+def test_window_errors_name_the_op():
+    with pytest.raises(RuntimeError, match=r"unfold: 5x5 window with stride 1 does not fit a 3x3 input"):
+        F.unfold(tg.zeros(1, 1, 3, 3), 5)
+    with pytest.raises(RuntimeError, match="fold: an output of size"):
+        F.fold(tg.zeros(1, 4, 5), (4, 4), 2)
