@@ -80,15 +80,17 @@ def load(path, map_location=None):
     np = backend.numpy_module()
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if _STRUCTURE not in data.files:
-                raise ValueError(f"load: {path} is not a tinygrad_cnn file (an .npz file without its structure "
-                                 "record); was it written by tg.save?")
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
+        data = np.load(path, allow_pickle=False)
+        files = getattr(data, "files", None)  # None for a plain .npy array
+        arrays = {k: data[k] for k in files} if files is not None and _STRUCTURE in files else None
+        if files is not None:
+            data.close()
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         raise ValueError(f"load: {path} is truncated or not an .npz file written by tg.save ({error})") from None
+    if arrays is None:
+        raise ValueError(f"load: {path} is not a tinygrad_cnn file (no structure record); was it written by tg.save?")
     structure = json.loads(arrays.pop(_STRUCTURE).tobytes().decode("utf-8"))
     if structure.get("format") != FORMAT:
         raise ValueError(f"load: {path} has format {structure.get('format')!r}, expected {FORMAT!r}")

@@ -1,0 +1,92 @@
+"""Optimizers and schedulers step by step against PyTorch."""
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn import optim
+
+from .helpers import requires_torch, torch
+
+CASES = {
+    "sgd": (lambda p: optim.SGD(p, lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+    "sgd_momentum_wd": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-2, dampening=0.1),
+                        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-2, dampening=0.1)),
+    "sgd_nesterov": (lambda p: optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True),
+                     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True)),
+    "adam": (lambda p: optim.Adam(p, lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+    "adam_wd_amsgrad": (lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True),
+                        lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "adamw": (lambda p: optim.AdamW(p, lr=0.01, betas=(0.8, 0.99)),
+              lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.99))),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_optimizer_steps_match_torch(name, device):
+    rng = np.random.default_rng(0)
+    w0, x = rng.standard_normal((3, 4)), rng.standard_normal((5, 3))
+    w = tg.tensor(w0, requires_grad=True, device=device)
+    wt = torch.tensor(w0, requires_grad=True)
+    ours, theirs = CASES[name][0]([w]), CASES[name][1]([wt])
+    for _ in range(6):
+        ours.zero_grad()
+        theirs.zero_grad()
+        (tg.tensor(x, device=device) @ w).tanh().sum().backward()
+        (torch.tensor(x) @ wt).tanh().sum().backward()
+        ours.step()
+        theirs.step()
+        np.testing.assert_allclose(w.detach().cpu().numpy(), wt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert w.grad_fn is None and w.is_leaf
+
+
+def test_param_groups_and_state_dict_roundtrip(tmp_path):
+    a, b = tg.ones(2, requires_grad=True), tg.ones(3, requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        opt.zero_grad()
+        (a.sum() + (b * b).sum()).backward()
+        opt.step()
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[1]["lr"] == 0.5
+    tg.save(opt.state_dict(), tmp_path / "opt.npz")
+    a2, b2 = tg.tensor(a.detach().numpy(), requires_grad=True), tg.tensor(b.detach().numpy(), requires_grad=True)
+    opt2 = optim.SGD([{"params": [a2]}, {"params": [b2], "lr": 0.5}], lr=0.1, momentum=0.9)
+    opt2.load_state_dict(tg.load(tmp_path / "opt.npz"))
+    for o, params in ((opt, (a, b)), (opt2, (a2, b2))):
+        o.zero_grad()
+        (params[0].sum() + (params[1] * params[1]).sum()).backward()
+        o.step()
+    np.testing.assert_allclose(a.detach().numpy(), a2.detach().numpy())
+    np.testing.assert_allclose(b.detach().numpy(), b2.detach().numpy())
+
+
+def test_zero_grad_and_leaf_checks():
+    w = tg.ones(2, requires_grad=True)
+    opt = optim.Adam([w])
+    (w * 2).sum().backward()
+    opt.zero_grad()
+    assert w.grad is None
+    with pytest.raises(TypeError, match="leaf"):
+        optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+
+
+@requires_torch
+@pytest.mark.parametrize("make", [
+    (lambda o: optim.lr_scheduler.StepLR(o, 3, 0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
+    (lambda o: optim.lr_scheduler.MultiStepLR(o, [2, 5, 11], 0.3),
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 5, 11], 0.3)),
+    (lambda o: optim.lr_scheduler.CosineAnnealingLR(o, 20, 0.001),
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 20, 0.001)),
+], ids=["step", "multistep", "cosine"])
+def test_scheduler_sequences_match_torch_over_20_epochs(make):
+    ours_opt = optim.SGD([tg.ones(1, requires_grad=True)], lr=0.1)
+    theirs_opt = torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1)
+    ours, theirs = make[0](ours_opt), make[1](theirs_opt)
+    for _ in range(20):
+        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-9, abs=1e-12)
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
