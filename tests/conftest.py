@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 import tinygrad_cnn as tg
 
 # Modest example counts in CI, more locally; HYPOTHESIS_PROFILE=thorough for a long run.
-settings.register_profile("ci", max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile("thorough", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

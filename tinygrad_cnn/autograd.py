@@ -186,7 +186,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     Without ``inputs``, gradients are accumulated into the leaves' ``.grad``. With
     ``inputs`` (tensors), their gradients are returned instead (``tg.autograd.grad``).
     """
-    global _grad_enabled
+    global _grad_enabled, _scope
     wanted = None if inputs is None else {id(x.creator if x.creator is not None else x): None for x in inputs}
     grads = {}  # Function -> gradient of its output
     for out, g in zip(outputs, grad_outputs):
@@ -209,6 +209,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 wanted[id(fn)] = grad
             if fn.retained is not None and fn.retained() is not None:
                 fn.retained().grad = grad if create_graph else Tensor._from_array(grad.array)
+            if create_graph:  # group the ops of each backward pass, for drawings of the backward graph
+                _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), None)
             input_grads = fn.backward(grad)
             if not retain_graph:
                 fn.release()
@@ -225,6 +227,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     grads[parent] = g if previous is None else previous + g
     finally:
         _grad_enabled = previous_mode
+        if create_graph:
+            _scope = None
     if wanted is not None:
         return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
     return None

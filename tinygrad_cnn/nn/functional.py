@@ -113,8 +113,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         windows = _im2col(x, (kh, kw), stride, padding, dilation)  # (N, OH, OW, KH, KW, C)
         if groups == 1:
             rows = windows.reshape(n * oh * ow, kh * kw * c)
-            weight_matrix = weight.permute(0, 2, 3, 1).reshape(out_channels, kh * kw * c)
-            out = rows @ weight_matrix.t()  # (N*OH*OW, O)
+            weight_matrix = weight.permute(2, 3, 1, 0).reshape(kh * kw * c, out_channels)  # rows match windows
+            out = rows @ weight_matrix  # (N*OH*OW, O)
         else:
             out_per_group = out_channels // groups
             rows = windows.reshape(n * oh * ow, kh * kw, groups, group_channels).permute(2, 0, 1, 3)

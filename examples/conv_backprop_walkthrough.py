@@ -1,0 +1,85 @@
+"""The lecture's worked example, step by step: a conv is im2col + one matrix product, and its
+backward pass is two matrix products + col2im.
+
+    python examples/conv_backprop_walkthrough.py [--out DIR]
+"""
+import argparse
+import os
+
+import numpy as np
+
+import tinygrad_cnn as tg
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn.viz.graph import draw_graph, save
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", default=".", help="folder for the forward and backward graph pictures")
+args = parser.parse_args()
+np.set_printoptions(linewidth=120)
+
+
+def show(title, tensor):
+    print(f"\n{title}\n{tensor.detach().numpy()}")
+
+
+# 1. The 5x5 image and the 3x3 filter from the lecture.
+image = tg.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+                  dtype=tg.float32).reshape(1, 1, 5, 5).requires_grad_()
+kernel = tg.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=tg.float32).reshape(1, 1, 3, 3).requires_grad_()
+show("image (5x5)", image[0, 0])
+show("filter (3x3)", kernel[0, 0])
+
+# 2. im2col: every 3x3 window becomes one column, so a 5x5 image gives 9 columns of 9 values.
+columns = F.unfold(image, kernel_size=3)[0]  # (9 values per window, 9 windows)
+show("im2col matrix: column j is window j, read row by row", columns)
+
+# 3. The convolution is now one matrix product: the filter as a row times the columns.
+by_matmul = (kernel.reshape(1, 9) @ columns).reshape(3, 3)
+show("filter row @ im2col matrix, reshaped to 3x3", by_matmul)
+output = F.conv2d(image, kernel)
+assert by_matmul.tolist() == output[0, 0].tolist() == [[4, 3, 4], [2, 4, 3], [2, 3, 4]]
+print("equals F.conv2d and the lecture's [[4,3,4],[2,4,3],[2,3,4]]")
+
+# 4. Backward: pretend the loss sends this gradient to each of the 9 outputs.
+upstream = tg.tensor([[1, 0, -1], [2, 1, 0], [0, -1, 1]], dtype=tg.float32)
+output.backward(upstream.reshape(1, 1, 3, 3), create_graph=True)
+show("upstream gradient dL/dout (3x3)", upstream)
+
+# 5. dW by hand: each filter weight touched one value in each window, so
+#    dW = upstream (as a row of 9) @ im2col matrix^T.
+dw_by_hand = (upstream.reshape(1, 9) @ columns.detach().t()).reshape(3, 3)
+show("dW by hand = upstream @ im2col^T", dw_by_hand)
+show("dW from autograd", kernel.grad[0, 0])
+assert np.array_equal(dw_by_hand.numpy(), kernel.grad[0, 0].detach().numpy())
+print("dW by hand equals autograd's dW")
+
+# 6. dX by hand: each window's gradient is the filter times its upstream value (a 9x9 matrix
+#    of columns); col2im adds every column back onto the pixels its window covered.
+window_grads = kernel.detach().reshape(9, 1) @ upstream.reshape(1, 9)
+dx_by_hand = F.fold(window_grads.reshape(1, 9, 9), output_size=(5, 5), kernel_size=3)[0, 0]
+show("dX by hand = col2im(filter^T @ upstream)", dx_by_hand)
+show("dX from autograd", image.grad[0, 0])
+assert np.array_equal(dx_by_hand.numpy(), image.grad[0, 0].detach().numpy())
+print("dX by hand equals autograd's dX: col2im is im2col run backwards")
+
+# 7. Receptive field: backprop from one output pixel of L stacked 3x3 convs; the input pixels
+#    with a nonzero gradient form a (1 + L(K-1)) square.
+print("\nreceptive field of stacked 3x3 convs, seen through the gradient:")
+for layers in range(1, 5):
+    x = tg.zeros(1, 1, 15, 15, requires_grad=True)
+    y = x
+    for _ in range(layers):
+        y = F.conv2d(y, tg.ones(1, 1, 3, 3), padding=1)
+    y[0, 0, 7, 7].backward()
+    rows = np.nonzero(x.grad.numpy()[0, 0].any(axis=1))[0]
+    side = rows.max() - rows.min() + 1
+    assert side == 1 + layers * 2
+    print(f"  L={layers}: {side}x{side} input pixels = 1 + L(K-1) = 1 + {layers}*2")
+
+# 8. The graphs: forward (conv2d = im2col -> reshape -> matmul) and the backward pass of dX
+#    (built because backward ran with create_graph=True), where col2im appears.
+os.makedirs(args.out, exist_ok=True)
+names = {"image": image, "filter": kernel}
+forward = save(draw_graph(output, params=names), os.path.join(args.out, "walkthrough_forward.svg"))
+backward = save(draw_graph(image.grad, params=names), os.path.join(args.out, "walkthrough_backward.svg"))
+print(f"\nwrote {forward} and {backward}")

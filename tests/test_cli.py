@@ -1,0 +1,87 @@
+"""The command line: the main job on a tiny budget writes every artifact; user errors are one line."""
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn.__main__ import main
+from tinygrad_cnn.training import TrainConfig, load_checkpoint, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tinygrad_cnn", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def test_train_on_a_tiny_budget_writes_every_artifact(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "--epochs", "1", "--train-limit", "64", "--test-limit", "50", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "epoch  1/1: train loss" in result.stdout
+    assert "img/s" in result.stderr  # tqdm's progress bar with throughput
+    names = set(os.listdir(out))
+    assert {"checkpoint.npz", "model.npz", "metrics.csv"} <= names
+    if tg.viz.have_matplotlib():
+        assert {"curves.png", "filters.png", "feature_maps.png"} <= names
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert len(rows) == 1 and 0 <= float(rows[0]["test_acc"]) <= 1
+    checkpoint = load_checkpoint(str(out / "checkpoint.npz"))
+    assert checkpoint["epoch"] == 1 and "optimizer" in checkpoint
+
+
+def test_same_seed_same_numbers_and_resume_equals_an_uninterrupted_run(tmp_path):
+    config = TrainConfig(epochs=2, train_limit=96, test_limit=40, batch_size=16)
+    full = train(config, str(tmp_path / "full"), progress=False, log=lambda s: None)
+    again = train(config, str(tmp_path / "again"), progress=False, log=lambda s: None)
+    assert [r["train_loss"] for r in full] == [r["train_loss"] for r in again]
+    first = train(TrainConfig(**{**config.__dict__, "epochs": 1}), str(tmp_path / "half"), progress=False,
+                  log=lambda s: None)
+    assert first[0]["train_loss"] == full[0]["train_loss"]
+    resumed = train(config, str(tmp_path / "resumed"), resume=str(tmp_path / "half" / "checkpoint.npz"),
+                    progress=False, log=lambda s: None)
+    assert resumed[-1]["train_loss"] == full[-1]["train_loss"]
+    a = tg.load(tmp_path / "full" / "model.npz")
+    b = tg.load(tmp_path / "resumed" / "model.npz")
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+
+
+def test_summary_and_evaluate(tmp_path, capsys):
+    assert main(["summary"]) == 0
+    assert "2450x500" in capsys.readouterr().out
+    train(TrainConfig(epochs=1, train_limit=64, test_limit=30), str(tmp_path), progress=False, log=lambda s: None)
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--test-limit", "30",
+                 "--out", str(tmp_path / "confusion.png")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "true\\pred" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--data", "imagenet"], "invalid choice: 'imagenet'"),
+    (["train", "--data", "mnist", "--root", "/nonexistent"], "not found in /nonexistent"),
+    (["train", "--resume", "/nonexistent.npz"], "does not exist"),
+    (["evaluate", "/nonexistent.npz"], "does not exist"),
+    (["train", "--device", "cuda", "--epochs", "1"], "no CUDA GPU"),
+])
+def test_user_errors_are_one_line_and_nonzero(args, message):
+    if "cuda" in args and tg.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = run_cli(*args)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_checkpoint_from_another_model_is_a_one_line_error(tmp_path):
+    tg.save({"arch": "LeNet5", "model": {"conv1.weight": tg.zeros(3, 3)}, "config": {}}, tmp_path / "bad.npz")
+    result = run_cli("evaluate", str(tmp_path / "bad.npz"))
+    assert result.returncode != 0 and "does not fit LeNet5" in result.stderr
+    tg.save({"weights": tg.zeros(2)}, tmp_path / "foreign.npz")
+    result = run_cli("summary", "--checkpoint", str(tmp_path / "foreign.npz"))
+    assert result.returncode != 0 and "not a tinygrad_cnn LeNet-5 checkpoint" in result.stderr

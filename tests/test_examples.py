@@ -1,0 +1,40 @@
+"""Each example runs as a script on a tiny setting, and the walkthrough's asserted numbers hold."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_MNIST = os.path.join(ROOT, "..", "shared", "datasets", "mnist")
+
+
+def run_example(name, *args, cwd):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args], capture_output=True,
+                            text=True, cwd=cwd, timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_train_lenet(tmp_path):
+    out = run_example("train_lenet.py", "--epochs", "1", "--limit", "64", cwd=tmp_path)
+    assert "epoch 1: last batch loss" in out and (tmp_path / "lenet5_digits.npz").exists()
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")),
+                    reason="the real MNIST test set is not at ../shared/datasets/mnist")
+def test_mnist_lenet(tmp_path):
+    out = run_example("mnist_lenet.py", "--root", SHARED_MNIST, "--test-only-split", "--epochs", "1", "--limit",
+                      "128", cwd=tmp_path)
+    assert "epoch 1: test accuracy" in out
+
+
+def test_batchnorm_effect(tmp_path):
+    out = run_example("batchnorm_effect.py", "--epochs", "1", "--limit", "64", cwd=tmp_path)
+    assert "with BN" in out and "without BN" in out
+
+
+def test_conv_backprop_walkthrough(tmp_path):
+    out = run_example("conv_backprop_walkthrough.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert "[[4. 3. 4.]" in out and "dW by hand equals autograd's dW" in out
+    assert "receptive field" in out

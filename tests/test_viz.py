@@ -1,0 +1,122 @@
+"""Graph drawings: structure, not just that they run."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import tinygrad_cnn as tg
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn import nn
+from tinygrad_cnn.models import LeNet5
+from tinygrad_cnn.viz import graph as viz
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot program is not installed")
+
+
+def _nodes_and_edges(source):
+    nodes = set(re.findall(r"^\s*(\w+) \[", source, re.M)) - {"graph", "node", "edge"}
+    edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)
+    return nodes, edges
+
+
+def test_small_expression_has_the_expected_nodes_and_edges():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0], requires_grad=True)
+    loss = (a * b + a).sum()
+    nodes, edges = _nodes_and_edges(viz.draw_graph(loss, params={"a": a, "b": b}).source)
+    # ops: mul, add, sum; tensors: a, b, the output
+    assert len(nodes) == 6 and len(edges) == 6
+    source = viz.draw_graph(loss, params={"a": a, "b": b}).source
+    assert "<b>mul</b>" in source and "<b>sum</b>" in source and 'label="a\n2"' in source
+
+
+def test_conv2d_module_cluster_holds_the_conv2d_cluster_holding_the_primitives():
+    conv = nn.Conv2d(1, 2, 5, padding=2)
+    model = nn.Sequential(conv)
+    x = tg.randn(1, 1, 8, 8, requires_grad=True)  # an input that needs a gradient makes im2col part of the graph
+    source = viz.draw_graph(model(x).sum(), model=model).source
+    outer = source.index("label=Sequential")
+    module = source.index('label="Conv2d 0"')
+    inner = source.index('label="conv2d k=5 s=1 p=2"')
+    im2col = source.index("<b>im2col</b>")
+    matmul = source.index("<b>matmul</b>")
+    assert outer <= module < inner < im2col and inner < matmul
+    assert source.count("subgraph cluster_") == 3  # Sequential > Conv2d 0 > conv2d
+    assert 'label="0.weight\n2x1x5x5"' in source
+
+
+def test_parameters_are_labelled_with_module_names():
+    model = LeNet5()
+    loss = F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.tensor([1, 2]))
+    source = viz.draw_graph(loss, params=dict(model.named_parameters()), model=model).source
+    for name in ("conv1.weight\n20x1x5x5", "conv2.bias\n50", "fc1.weight\n500x2450", "Conv2d conv1",
+                 "MaxPool2d pool2", "cross_entropy reduction=mean"):
+        assert name in source, name
+
+
+def test_collapse_draws_one_node_per_composite():
+    model = LeNet5()
+    loss = F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.tensor([1, 2]))
+    source = viz.draw_graph(loss, model=model, group_composites="collapse").source
+    for title in ("conv2d k=5 s=1 p=2", "max_pool2d k=2 s=2 p=0", "linear in=2450 out=500", "cross_entropy"):
+        assert source.count(f"<b>{title}") >= 1, title
+    assert "<b>im2col</b>" not in source and "<b>matmul</b>" not in source
+    assert source.count("<b>conv2d") == 2 and source.count("<b>linear") == 2
+
+
+def test_backward_graph_contains_col2im():
+    x = tg.randn(1, 1, 5, 5, requires_grad=True)
+    w = tg.randn(1, 1, 3, 3, requires_grad=True)
+    F.conv2d(x, w).sum().backward(create_graph=True)
+    source = viz.draw_graph(x.grad, params={"x": x, "w": w}).source
+    assert "<b>col2im</b>" in source and "im2col backward" in source and "x.grad" in source
+
+
+def test_show_grads_annotates_leaves():
+    w = tg.tensor([3.0, 4.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    assert "|g|=10" in viz.draw_graph(loss, params={"w": w}, show_grads=True).source
+
+
+def test_scopes_cost_no_string_formatting_in_training():
+    """Scopes store their arguments raw; the title is formatted only when drawn."""
+    x = tg.randn(1, 1, 6, 6, requires_grad=True)
+    out = F.conv2d(x, tg.randn(2, 1, 3, 3), stride=2)
+    scope = out.grad_fn.scope
+    assert scope.name == "conv2d" and ("s", (2, 2)) in scope.args
+    assert viz.scope_title(scope, {}) == "conv2d k=3 s=2 p=0"
+
+
+@needs_dot
+def test_dot_source_renders_with_dot(tmp_path):
+    model = LeNet5()
+    graph = viz.draw_graph(F.cross_entropy(model(tg.randn(1, 1, 28, 28)), tg.tensor([0])), model=model)
+    path = viz.save(graph, tmp_path / "lenet.svg")
+    assert open(path).read().lstrip().startswith("<?xml") and os.path.getsize(path) > 10_000
+    result = subprocess.run(["dot", "-Tsvg"], input=graph.source, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_without_dot_the_source_is_written_and_the_fix_explained(tmp_path, monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    messages = []
+    a = tg.ones(2, requires_grad=True)
+    path = viz.save(viz.draw_graph((a * 2).sum()), tmp_path / "g.svg", log=messages.append)
+    assert path.endswith("g.dot") and open(path).read().startswith("digraph")
+    assert len(messages) == 1 and "apt-get install graphviz" in messages[0]
+
+
+@pytest.mark.parametrize("args", [["--model", "lenet5"], ["--model", "lenet5", "--backward"],
+                                  ["--model", "conv-demo", "--backward", "--collapse"]])
+def test_graph_cli(tmp_path, args):
+    from tinygrad_cnn.__main__ import main
+
+    out = tmp_path / "g.dot"
+    assert main(["graph", *args, "--out", str(out)]) == 0
+    source = out.read_text()
+    assert source.startswith("digraph")
+    if "--backward" in args:  # collapsed, the backward of im2col is one node; expanded, it shows col2im
+        assert ("im2col backward" if "--collapse" in args else "<b>col2im</b>") in source

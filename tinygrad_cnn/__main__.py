@@ -1,0 +1,151 @@
+"""The command line: ``python -m tinygrad_cnn train | summary | evaluate | graph``."""
+import argparse
+import os
+import sys
+
+USER_ERRORS = (FileNotFoundError, ValueError, RuntimeError, ImportError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not usage plus a line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _train(args):
+    from .training import TrainConfig, train
+
+    config = TrainConfig(data=args.data, root=args.root, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr if args.lr is not None else (0.02 if args.optimizer == "sgd" else 1e-3),
+                         optimizer=args.optimizer, schedule=args.schedule, batch_norm=args.batch_norm, seed=args.seed,
+                         device=args.device, train_limit=args.train_limit, test_limit=args.test_limit)
+    _check_device(args.device)
+    if args.resume and not os.path.exists(args.resume):
+        raise FileNotFoundError(f"checkpoint {args.resume} does not exist")
+    if args.data.startswith("mnist") and args.download:
+        from .training import load_datasets
+
+        load_datasets(config, download=True)
+    try:
+        train(config, args.out, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _summary(args):
+    from . import summary
+    from .models import LeNet5
+
+    if args.checkpoint:
+        from .training import load_checkpoint, model_from_checkpoint
+
+        model, _ = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    else:
+        model = LeNet5(batch_norm=args.batch_norm)
+    summary(model, tuple(args.input_size))
+    return 0
+
+
+def _evaluate(args):
+    from .data import DataLoader
+    from .training import TrainConfig, confusion_text, evaluate, load_checkpoint, load_datasets, model_from_checkpoint
+    from .viz import plots
+
+    _check_device(args.device)
+    model, config = model_from_checkpoint(load_checkpoint(args.checkpoint), args.device)
+    data = args.data or config.data
+    _, test = load_datasets(TrainConfig(data=data, root=args.root or config.root, test_limit=args.test_limit))
+    loss, accuracy, confusion = evaluate(model, DataLoader(test, 500, device=args.device))
+    print(f"{args.checkpoint} on {data} ({len(test)} test images): loss {loss:.4f}, accuracy {accuracy:.2%}")
+    print(confusion_text(confusion))
+    if args.out:
+        if plots.have_matplotlib():
+            plots.plot_confusion(confusion, args.out, title=f"LeNet-5 on {data}: {accuracy:.2%}")
+            print(f"wrote {args.out}")
+        else:
+            print("skipped the confusion-matrix picture: matplotlib is not installed (pip install 'tinygrad_cnn[plot]')")
+    return 0
+
+
+def _graph(args):
+    from .viz.graph import graph_command
+
+    return graph_command(args)
+
+
+def _check_device(device):
+    if device == "cuda":
+        from . import cuda
+
+        if not cuda.is_available():
+            raise RuntimeError("--device cuda: no CUDA GPU is available here (CuPy is missing or sees no GPU); "
+                               "use --device cpu")
+
+
+def build_parser():
+    parser = _Parser(prog="tinygrad-cnn", description="Train, inspect and draw the lecture's LeNet-5.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train LeNet-5 (the main job)")
+    train.add_argument("--data", choices=["digits", "mnist", "mnist10k"], default="digits",
+                       help="digits: embedded 8x8 digits (offline); mnist: IDX files in --root; "
+                            "mnist10k: the 10,000 MNIST test images, first 8,000 to train, last 2,000 to test")
+    train.add_argument("--root", default="data/mnist", help="folder with the MNIST IDX files")
+    train.add_argument("--download", action="store_true", help="download MNIST into --root if missing")
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=None, help="default 0.02 for sgd, 0.001 for adam")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+                       help="learning rate: cosine annealing to 0 over the epochs, or constant")
+    train.add_argument("--batch-norm", action="store_true", help="batch norm after each conv")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    train.add_argument("--out", default="runs/lenet5", help="folder for checkpoint, model, metrics and curves")
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
+    train.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
+    train.add_argument("--test-limit", type=int, default=0, help="use only the first N test images")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(run=_train)
+
+    summary = commands.add_parser("summary", help="print LeNet-5's layer table")
+    summary.add_argument("--checkpoint", help="a saved checkpoint.npz to summarise")
+    summary.add_argument("--batch-norm", action="store_true")
+    summary.add_argument("--input-size", type=int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"))
+    summary.set_defaults(run=_summary)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix of a checkpoint")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k"], help="default: the checkpoint's")
+    evaluate.add_argument("--root", help="default: the checkpoint's")
+    evaluate.add_argument("--test-limit", type=int, default=0)
+    evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    evaluate.add_argument("--out", help="write the confusion matrix as a PNG here")
+    evaluate.set_defaults(run=_evaluate)
+
+    graph = commands.add_parser("graph", help="draw a computation graph with graphviz")
+    graph.add_argument("--model", choices=["lenet5", "conv-demo"], default="lenet5")
+    graph.add_argument("--backward", action="store_true", help="draw the graph of the backward pass")
+    graph.add_argument("--collapse", action="store_true", help="one node per composite op")
+    graph.add_argument("--format", choices=["svg", "png", "dot"], default=None)
+    graph.add_argument("--direction", choices=["TB", "LR"], default="TB")
+    graph.add_argument("--out", default=None, help="output file (its suffix picks the format)")
+    graph.set_defaults(run=_graph)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        if os.environ.get("TINYGRAD_CNN_DEBUG"):
+            raise
+        print(f"tinygrad-cnn {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

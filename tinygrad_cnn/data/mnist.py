@@ -1,0 +1,126 @@
+"""MNIST from the standard IDX files (gzipped or not), with a checked, atomic download."""
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from .dataset import TensorDataset
+from .digits import MEAN, STD
+
+MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+FILES = {  # name: (md5, sha256)
+    "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                                   "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+    "train-labels-idx1-ubyte.gz": ("d53e105ee54ea40749a09fcbcd1e9432",
+                                   "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+    "t10k-images-idx3-ubyte.gz": ("9fb629c4189551a2d022fa330f9573f3",
+                                  "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+    "t10k-labels-idx1-ubyte.gz": ("ec29112dd5afa0611ce80d1b7f02629c",
+                                  "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+}
+IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
+
+
+class DownloadError(RuntimeError):
+    """No mirror gave a file with the right checksum."""
+
+
+def read_idx(path, expected_magic):
+    """An IDX file (gzipped when it ends in .gz) as a uint8 array, checking magic number and size."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise ValueError(f"MNIST: cannot read {path}: {error}") from None
+    name = os.path.basename(path)
+    if len(data) < 8:
+        raise ValueError(f"MNIST: {name} is truncated ({len(data)} bytes, not even a header)")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != expected_magic:
+        kind = "image" if expected_magic == IMAGES_MAGIC else "label"
+        raise ValueError(f"MNIST: {name} is not an IDX {kind} file (magic number 0x{magic:08x}, expected "
+                         f"0x{expected_magic:08x})")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"MNIST: {name} is truncated (its header needs {header} bytes, the file has {len(data)})")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise ValueError(f"MNIST: {name} has {len(data)} bytes but its header ({'x'.join(map(str, shape))} "
+                         f"values) says {expected}; the file is truncated or corrupt")
+    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
+
+
+def _find(root, stem):
+    for name in (stem + ".gz", stem):
+        path = os.path.join(root, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _checksums_match(path, md5, sha256):
+    h_md5, h_sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h_md5.update(chunk)
+            h_sha.update(chunk)
+    return h_md5.hexdigest() == md5 and h_sha.hexdigest() == sha256
+
+
+def download_file(name, root, mirrors=MIRRORS, opener=urllib.request.urlopen, timeout=30):
+    """Fetch one MNIST file into ``root``, trying each mirror; verified by MD5 and SHA-256, written atomically."""
+    md5, sha256 = FILES[name]
+    os.makedirs(root, exist_ok=True)
+    errors = []
+    for mirror in mirrors:
+        handle, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out, opener(mirror + name, timeout=timeout) as response:
+                for chunk in iter(lambda: response.read(1 << 16), b""):
+                    out.write(chunk)
+            if not _checksums_match(tmp, md5, sha256):
+                errors.append(f"{mirror}: checksum mismatch")
+                continue
+            os.replace(tmp, os.path.join(root, name))
+            return os.path.join(root, name)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            errors.append(f"{mirror}: {getattr(error, 'reason', error)}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    offline = all("checksum" not in e for e in errors)
+    if offline:
+        raise DownloadError(f"MNIST: could not download {name} (no network or no mirror answered: "
+                            f"{'; '.join(errors)}); place the files {', '.join(FILES)} in {root} by hand")
+    raise DownloadError(f"MNIST: no mirror gave a correct {name} ({'; '.join(errors)}); nothing was written")
+
+
+def MNIST(root, train=True, download=False, normalize=True):
+    """The MNIST train (60,000) or test (10,000) set from ``root`` as a TensorDataset of
+    (N, 1, 28, 28) float32 images (normalised with mean 0.1307, std 0.3081) and int64 labels."""
+    prefix = "train" if train else "t10k"
+    paths = []
+    for kind, magic in (("images-idx3-ubyte", IMAGES_MAGIC), ("labels-idx1-ubyte", LABELS_MAGIC)):
+        stem = f"{prefix}-{kind}"
+        path = _find(root, stem)
+        if path is None:
+            if not download:
+                raise FileNotFoundError(f"MNIST: {stem}.gz not found in {root}; pass download=True or place the "
+                                        f"IDX files there by hand")
+            path = download_file(stem + ".gz", root)
+        paths.append((path, magic))
+    images = read_idx(*paths[0])
+    labels = read_idx(*paths[1])
+    if len(images) != len(labels):
+        raise ValueError(f"MNIST: {len(images)} images but {len(labels)} labels in {root}")
+    x = images[:, None].astype(np.float32) / 255.0
+    if normalize:
+        x = (x - MEAN) / STD
+    return TensorDataset(x.astype(np.float32), labels.astype(np.int64))

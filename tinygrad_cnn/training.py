@@ -1,0 +1,218 @@
+"""The main job: train LeNet-5 with progress bars, checkpoints, metrics and curves."""
+import csv
+import os
+import time
+from dataclasses import asdict, dataclass
+
+from . import backend, data, nn, optim, serialization
+from .autograd import no_grad
+from .models import LeNet5
+from .nn import functional as F
+from .viz import plots
+
+
+@dataclass
+class TrainConfig:
+    data: str = "digits"  # digits | mnist | mnist10k (the 10,000 test images: first 8,000 train, last 2,000 test)
+    root: str = "data/mnist"
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 0.02
+    optimizer: str = "sgd"
+    schedule: str = "cosine"  # cosine (anneal lr to 0 over the epochs) | constant
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_norm: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    train_limit: int = 0  # use only the first N training images (0: all)
+    test_limit: int = 0
+
+
+def load_datasets(config, download=False):
+    """(train, test) TensorDatasets for the configured data."""
+    if config.data == "digits":
+        train, test = data.digits(train=True), data.digits(train=False)
+    elif config.data == "mnist":
+        train = data.MNIST(config.root, train=True, download=download)
+        test = data.MNIST(config.root, train=False, download=download)
+    elif config.data == "mnist10k":
+        full = data.MNIST(config.root, train=False, download=download)
+        images, labels = full.arrays
+        train, test = data.TensorDataset(images[:8000], labels[:8000]), data.TensorDataset(images[8000:], labels[8000:])
+    else:
+        raise ValueError(f"unknown dataset {config.data!r} (expected digits, mnist or mnist10k)")
+    if config.train_limit:
+        train = data.TensorDataset(*(a[:config.train_limit] for a in train.arrays))
+    if config.test_limit:
+        test = data.TensorDataset(*(a[:config.test_limit] for a in test.arrays))
+    return train, test
+
+
+def build_model(config):
+    return LeNet5(batch_norm=config.batch_norm).to(config.device)
+
+
+def build_optimizer(config, model):
+    if config.optimizer == "sgd":
+        return optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r} (expected sgd or adam)")
+
+
+def build_scheduler(config, optimizer, last_epoch):
+    """Cosine annealing over the run (stepped once per epoch), or None for a constant lr."""
+    if config.schedule == "constant":
+        return None
+    if config.schedule != "cosine":
+        raise ValueError(f"unknown schedule {config.schedule!r} (expected cosine or constant)")
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", config.lr)
+    return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, last_epoch=last_epoch - 1)
+
+
+@no_grad()
+def evaluate(model, loader, classes=10):
+    """(mean loss, accuracy, confusion matrix as nested lists [true][predicted]) on a loader, in eval mode."""
+    np = backend.numpy_module()
+    was_training = model.training
+    model.eval()
+    total_loss, confusion = 0.0, np.zeros((classes, classes), np.int64)
+    for x, y in loader:
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        np.add.at(confusion, (backend.to_numpy(y.array), backend.to_numpy(logits.argmax(1).array)), 1)
+    model.train(was_training)
+    n = int(confusion.sum())
+    return total_loss / n, float(np.trace(confusion)) / n, confusion.tolist()
+
+
+def save_checkpoint(path, model, optimizer, epoch, config, metrics):
+    serialization.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                        "config": asdict(config), "metrics": metrics, "arch": "LeNet5"}, path)
+
+
+def load_checkpoint(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    checkpoint = serialization.load(path)
+    if not isinstance(checkpoint, dict) or checkpoint.get("arch") != "LeNet5" or "model" not in checkpoint:
+        raise ValueError(f"{path} is not a tinygrad_cnn LeNet-5 checkpoint (no 'arch': 'LeNet5' entry)")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint, device="cpu"):
+    config = TrainConfig(**{**checkpoint["config"], "device": device})
+    model = build_model(config)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise ValueError(f"the checkpoint does not fit LeNet5(batch_norm={config.batch_norm}): "
+                         f"{str(error).splitlines()[-1].strip()}") from None
+    return model, config
+
+
+def _progress(total, desc, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=True, disable=not enabled, dynamic_ncols=True)
+
+
+def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print):
+    """Train, saving ``checkpoint.npz`` each epoch, ``model.npz``, ``metrics.csv`` and ``curves.png`` in out_dir.
+
+    Returns the list of per-epoch metrics. Ctrl-C stops after the last complete epoch,
+    whose checkpoint is intact.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    backend.manual_seed(config.seed)
+    train_set, test_set = load_datasets(config)
+    model = build_model(config)
+    optimizer = build_optimizer(config, model)
+    start_epoch, metrics = 0, []
+    if resume:
+        checkpoint = load_checkpoint(resume)
+        model, saved_config = model_from_checkpoint(checkpoint, config.device)
+        if saved_config.batch_norm != config.batch_norm:
+            raise ValueError(f"--batch-norm does not match the checkpoint (it was trained with "
+                             f"batch_norm={saved_config.batch_norm})")
+        optimizer = build_optimizer(config, model)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch, metrics = checkpoint["epoch"], checkpoint["metrics"]
+        log(f"resumed from {resume} at epoch {start_epoch}")
+    scheduler = build_scheduler(config, optimizer, start_epoch)
+    train_loader = data.DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed,
+                                   device=config.device)
+    train_loader.epoch = start_epoch
+    test_loader = data.DataLoader(test_set, 500, device=config.device)
+    checkpoint_path = os.path.join(out_dir, "checkpoint.npz")
+    log(f"training LeNet-5{' with batch norm' if config.batch_norm else ''} on {config.data}: "
+        f"{len(train_set)} train / {len(test_set)} test images, {config.epochs} epochs, batch {config.batch_size}, "
+        f"{config.optimizer} lr {config.lr}, device {config.device}")
+    try:
+        for epoch in range(start_epoch + 1, config.epochs + 1):
+            row = _train_epoch(model, optimizer, train_loader, epoch, config, progress)
+            row["test_loss"], row["test_acc"], _ = evaluate(model, test_loader)
+            metrics.append(row)
+            if scheduler is not None:
+                scheduler.step()
+            save_checkpoint(checkpoint_path, model, optimizer, epoch, config, metrics)
+            log(f"epoch {epoch:2d}/{config.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%} | "
+                f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.2%} | {row['seconds']:.1f}s "
+                f"({row['images_per_second']:.0f} img/s)")
+    except KeyboardInterrupt:
+        done = metrics[-1]["epoch"] if metrics else start_epoch
+        log(f"\ninterrupted: the checkpoint of epoch {done} is intact at {checkpoint_path}; "
+            f"continue with --resume {checkpoint_path}")
+        raise
+    serialization.save(model.state_dict(), os.path.join(out_dir, "model.npz"))
+    write_metrics_csv(metrics, os.path.join(out_dir, "metrics.csv"))
+    if plots.have_matplotlib():
+        plots.plot_curves(metrics, os.path.join(out_dir, "curves.png"))
+        plots.plot_filters(model.conv1.weight, os.path.join(out_dir, "filters.png"))
+        plots.plot_feature_maps(model, test_set[0][0], os.path.join(out_dir, "feature_maps.png"))
+        pictures = "curves.png, filters.png, feature_maps.png"
+    else:
+        pictures = "no pictures (matplotlib is not installed: pip install 'tinygrad_cnn[plot]')"
+    log(f"wrote {out_dir}/: checkpoint.npz, model.npz, metrics.csv, {pictures}")
+    return metrics
+
+
+def _train_epoch(model, optimizer, loader, epoch, config, progress):
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    with _progress(len(loader.dataset), f"epoch {epoch}/{config.epochs}", progress) as bar:
+        for x, y in loader:
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            optimizer.step()
+            n = len(y)
+            total_loss += loss.item() * n
+            correct += int((logits.argmax(1) == y).array.sum())
+            seen += n
+            bar.update(n)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.1%}", refresh=False)
+    seconds = time.perf_counter() - start
+    return dict(epoch=epoch, train_loss=total_loss / seen, train_acc=correct / seen, seconds=seconds,
+                images_per_second=seen / seconds, lr=optimizer.param_groups[0]["lr"])
+
+
+def write_metrics_csv(metrics, path):
+    fields = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_second", "lr"]
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in metrics:
+            writer.writerow({k: row[k] for k in fields})
+    os.replace(tmp, path)
+
+
+def confusion_text(matrix):
+    """The confusion matrix as a text table (rows: true class, columns: predicted)."""
+    header = "true\\pred " + " ".join(f"{j:>5d}" for j in range(len(matrix)))
+    return "\n".join([header] + [f"{i:>9d} " + " ".join(f"{v:>5d}" for v in row) for i, row in enumerate(matrix)])
