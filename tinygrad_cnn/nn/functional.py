@@ -44,8 +44,8 @@ def _check_fits(op, what, input_hw, kernel, stride, padding, dilation):
     return out
 
 
-def _im2col(x, kernel, stride, padding, dilation):
-    return ops.Im2Col.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+def _im2col(x, kernel, stride, padding, dilation, layout="rows"):
+    return ops.Im2Col.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, layout=layout)
 
 
 # ---- windows ------------------------------------------------------------------------
@@ -178,8 +178,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         n, c = x.shape[:2]
         if any(padding) or any(extra):
             x = pad(x, (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]), value=-math.inf)
-        windows = _im2col(x, kernel, stride, (0, 0), dilation)  # (N, OH, OW, KH, KW, C)
-        values, window_index = windows.reshape(n, oh, ow, kernel[0] * kernel[1], c).max(dim=3)
+        windows = _im2col(x, kernel, stride, (0, 0), dilation, "kernel")  # (KH, KW, N, OH, OW, C)
+        values, window_index = windows.reshape(kernel[0] * kernel[1], n, oh, ow, c).max(dim=0)
         out = values.permute(0, 3, 1, 2)
     if unbatched:
         out = out.squeeze(0)
@@ -212,13 +212,14 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             im2col_padding = (0, 0)
         else:
             im2col_padding = padding
-        windows = _im2col(x, kernel, stride, im2col_padding, dilation).reshape(n, oh, ow, kernel[0] * kernel[1], c)
+        windows = _im2col(x, kernel, stride, im2col_padding, dilation, "kernel")
+        windows = windows.reshape(kernel[0] * kernel[1], n, oh, ow, c)
         if divisor_override:
-            out = windows.sum(dim=3) / divisor_override
+            out = windows.sum(dim=0) / divisor_override
         elif count_include_pad and not any(extra):
-            out = windows.mean(dim=3)
+            out = windows.mean(dim=0)
         else:
-            out = windows.sum(dim=3) / _window_counts(x.xp, (h, w), kernel, stride, padding, extra,
+            out = windows.sum(dim=0) / _window_counts(x.xp, (h, w), kernel, stride, padding, extra,
                                                        (oh, ow), count_include_pad, x.dtype)
         out = out.permute(0, 3, 1, 2)
     return out.squeeze(0) if unbatched else out

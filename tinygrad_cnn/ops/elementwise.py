@@ -38,7 +38,9 @@ class Sub(_Binary):
         return a - b
 
     def backward(self, g):
-        return self.to_inputs(g, -g if self.parents[1] is not None else None)
+        sa, da, sb, db = self.meta
+        gb = -unbroadcast(g, sb, db) if self.parents[1] is not None else None  # negate after reducing: smaller
+        return (unbroadcast(g, sa, da) if self.parents[0] is not None else None), gb
 
 
 class Mul(_Binary):
@@ -94,7 +96,12 @@ class Where(Function):
 
     def forward(self, a, b):
         self.meta = (a.shape, a.dtype, b.shape, b.dtype)
-        return module_of(a).where(self.condition, a, b)
+        xp = module_of(a)
+        if b.ndim == 0 and a.dtype.kind == "f" and b == 0 and xp.isfinite(a).all():
+            out = a * self.condition  # a branchless select, exact for finite a: several times faster
+            out += 0.0  # than numpy's where on a random mask; += 0.0 turns the -0.0 of negatives into 0.0
+            return out
+        return xp.where(self.condition, a, b)
 
     def backward(self, g):
         sa, da, sb, db = self.meta

@@ -1,5 +1,5 @@
 """Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import module_of
 from ..tensor import Tensor
 
@@ -66,15 +66,20 @@ class Var(Function):
         self.dims, self.correction, self.keepdim = dims, correction, keepdim
 
     def forward(self, x):
-        self.saved = (x,)
+        mean = x.mean(axis=self.dims, keepdims=True)
+        self.saved = (x, mean)
         self.in_shape = x.shape
         self.divisor = _count(x.shape, self.dims) - self.correction
-        return x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim)
+        centered = x - mean
+        centered *= centered
+        return centered.sum(axis=self.dims, keepdims=self.keepdim) / self.divisor
 
     def backward(self, g):
-        (x,) = self.saved_arrays()
+        x, mean = self.saved_arrays()
         x = self.as_input(0, x)
-        centered = x - x.mean(dim=self.dims, keepdim=True)
+        # building a graph (create_graph), the mean must be recomputed from x to be differentiated too
+        mean = x.mean(dim=self.dims, keepdim=True) if is_grad_enabled() else Tensor._from_array(mean)
+        centered = x - mean
         g = g.reshape(_kept_shape(self.in_shape, self.dims))
         return (g * centered * (2.0 / self.divisor),)
 
@@ -93,11 +98,13 @@ class MaxDim(Function):
 
     def forward(self, x):
         xp = module_of(x)
-        index = x.argmax(axis=self.dim)
-        kept = xp.expand_dims(index, self.dim)
-        values = xp.take_along_axis(x, kept, axis=self.dim)
-        self.indices = kept if self.keepdim else index
+        if x.shape[self.dim] <= 16:  # a pooling window: a running max over its slices beats argmax's copy
+            values, kept = _first_max(x, self.dim, xp)
+        else:
+            kept = xp.expand_dims(x.argmax(axis=self.dim), self.dim)
+            values = xp.take_along_axis(x, kept, axis=self.dim)
         self.kept_indices, self.in_shape = kept, x.shape
+        self.indices = kept if self.keepdim else kept.squeeze(self.dim)
         return values if self.keepdim else values.squeeze(self.dim)
 
     def backward(self, g):
@@ -131,6 +138,24 @@ class AMax(Function):
         share = ties / ties.sum(axis=self.dims, keepdims=True)
         g = g.reshape(_kept_shape(self.in_shape, self.dims))
         return (g * _constant(share, g.dtype),)
+
+
+def _first_max(x, dim, xp):
+    """(max, index of its first occurrence) along a short axis, both with the axis kept (size 1).
+    Branchless: a later index k replaces the current one only where it is strictly greater, and
+    since k grows, ``index = max(index, k * better)`` does that without a masked write."""
+    take = [slice(None)] * x.ndim
+    take[dim] = slice(0, 1)
+    best = x[tuple(take)].copy()
+    index = xp.zeros(best.shape, xp.uint8)
+    for k in range(1, x.shape[dim]):
+        take[dim] = slice(k, k + 1)
+        candidate = x[tuple(take)]
+        better = (candidate > best).view(xp.uint8)  # strictly greater: ties keep the first index
+        xp.maximum(best, candidate, out=best)
+        better *= k
+        xp.maximum(index, better, out=index)
+    return best, index
 
 
 def _count(shape, dims):

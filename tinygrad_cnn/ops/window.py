@@ -2,11 +2,14 @@
 row, col2im adds rows back into an image. Each is the other's adjoint, so each one's
 backward is the other.
 
-Layout: ``im2col`` maps an image batch (N, C, H, W) to windows (N, OH, OW, KH, KW, C):
-one row per output pixel, channels innermost. With that layout a convolution is one
-2-d matrix product, ``windows.reshape(N*OH*OW, KH*KW*C) @ weight_matrix``, and an
-image stored channels-last in memory (as a conv's output is here) is gathered in long
-contiguous runs. ``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
+Layouts: ``im2col`` maps an image batch (N, C, H, W) to its windows as either
+- "rows" (N, OH, OW, KH, KW, C): one row per output pixel, channels innermost. A
+  convolution is then one 2-d matrix product, ``windows.reshape(N*OH*OW, KH*KW*C) @ W``,
+  and an image stored channels-last in memory (as a conv's output is here) is gathered
+  in long contiguous runs;
+- "kernel" (KH, KW, N, OH, OW, C): one contiguous block per kernel position, so a
+  reduction over the window (pooling) is an elementwise max or sum of KH*KW blocks.
+``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
 """
 from ..autograd import Function
 from ..backend import as_strided, module_of
@@ -15,6 +18,10 @@ from ..backend import as_strided, module_of
 def conv_output_size(size, kernel, stride, padding, dilation):
     """(W - K + 2P) / S + 1 with dilation: how many windows fit along one axis."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# where each axis of the windows array comes from: (n, oh, ow, kh, kw, c) in the layout's order
+LAYOUTS = {"rows": (0, 1, 2, 3, 4, 5), "kernel": (3, 4, 0, 1, 2, 5)}
 
 
 def _channels_last_buffer(xp, n, c, h, w, dtype):
@@ -28,8 +35,9 @@ class Im2Col(Function):
 
     kind = "window"
 
-    def __init__(self, kernel, stride, padding, dilation):
+    def __init__(self, kernel, stride, padding, dilation, layout="rows"):
         self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.layout = layout
 
     def forward(self, x):
         n, c, h, w = x.shape
@@ -46,14 +54,14 @@ class Im2Col(Function):
             padded[:, :, ph:ph + h, pw:pw + w] = x
             x = padded
         s_n, s_c, s_h, s_w = x.strides
-        windows = as_strided(
-            x, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
-        )
+        shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+        order = LAYOUTS[self.layout]
+        windows = as_strided(x, [shape[i] for i in order], [strides[i] for i in order])
         return module_of(x).ascontiguousarray(windows)  # the one copy
 
     def backward(self, g):
         return (Col2Im.apply(g, input_size=self.input_size, kernel=self.kernel, stride=self.stride,
-                             padding=self.padding, dilation=self.dilation),)
+                             padding=self.padding, dilation=self.dilation, layout=self.layout),)
 
 
 class Col2Im(Function):
@@ -62,11 +70,14 @@ class Col2Im(Function):
 
     kind = "window"
 
-    def __init__(self, input_size, kernel, stride, padding, dilation):
+    def __init__(self, input_size, kernel, stride, padding, dilation, layout="rows"):
         self.input_size, self.kernel, self.stride = input_size, kernel, stride
-        self.padding, self.dilation = padding, dilation
+        self.padding, self.dilation, self.layout = padding, dilation, layout
 
     def forward(self, windows):
+        order = LAYOUTS[self.layout]
+        inverse = [order.index(i) for i in range(6)]
+        windows = windows.transpose(inverse)  # a view in (N, OH, OW, KH, KW, C) order
         n, oh, ow, kh, kw, c = windows.shape
         (h, w), (sh, sw), (ph, pw), (dh, dw) = self.input_size, self.stride, self.padding, self.dilation
         if (kh, kw) != tuple(self.kernel) or (oh, ow) != (conv_output_size(h, kh, sh, ph, dh),
@@ -87,4 +98,4 @@ class Col2Im(Function):
 
     def backward(self, g):
         return (Im2Col.apply(g, kernel=self.kernel, stride=self.stride, padding=self.padding,
-                             dilation=self.dilation),)
+                             dilation=self.dilation, layout=self.layout),)
