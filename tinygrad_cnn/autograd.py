@@ -113,12 +113,11 @@ class Function:
         out = fn.forward(*[x.array for x in inputs])
         if out.ndim == 0:  # numpy returns scalars from 0-d arithmetic; keep arrays
             out = module_of(out).asarray(out)
-        if _grad_enabled and any(x.requires_grad for x in inputs):
-            fn.parents = tuple(
-                (x.creator if x.creator is not None else x) if x.requires_grad else None for x in inputs
-            )
-            fn.shape, fn.dtype, fn.scope = out.shape, out.dtype, _scope
-            return Tensor._from_function(out, fn)
+        if _grad_enabled:
+            parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
+            if any(p is not None for p in parents):
+                fn.parents, fn.shape, fn.dtype, fn.scope = parents, out.shape, out.dtype, _scope
+                return Tensor._from_function(out, fn)
         return Tensor._from_array(out)
 
     def needs_grad(self, i):

@@ -152,7 +152,7 @@ def result_dtype(*dtypes):
 
 
 def is_floating(dtype):
-    return numpy.issubdtype(dtype, numpy.floating)
+    return dtype.kind == "f"
 
 
 def to_python_array(data):

@@ -333,21 +333,22 @@ class Tensor:
     def _constant_like(self, value):
         """A Python number or array as a constant tensor of a matching dtype (PyTorch's promotion)."""
         if isinstance(value, Tensor):
-            if value.device != self.device:
+            if value.array.__class__ is not self.array.__class__ and value.device != self.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                    f"devices, {self.device} and {value.device}!")
             return value
-        if backend.is_array(value):
-            return Tensor(value, device=self.device)
-        if isinstance(value, builtins.bool):
-            dtype = self.dtype
-        elif isinstance(value, builtins.int):
-            dtype = self.dtype if self.dtype != backend.bool_ else backend.int64
-        elif isinstance(value, builtins.float):
-            dtype = self.dtype if backend.is_floating(self.dtype) else backend.float32
+        dtype = self.array.dtype
+        if isinstance(value, float):
+            if dtype.kind != "f":
+                dtype = backend.float32
+        elif isinstance(value, builtins.bool):
+            pass
+        elif isinstance(value, int):
+            if dtype == backend.bool_:
+                dtype = backend.int64
         else:
             return Tensor(value, device=self.device)
-        return Tensor._from_array(self.xp.asarray(value, dtype=dtype))
+        return Tensor._from_array(backend.module_of(self.array).asarray(value, dtype=dtype))
 
     def __add__(self, other):
         return ops.Add.apply(self, self._constant_like(other))
