@@ -804,6 +804,10 @@ def cat(tensors, dim=0):
         raise RuntimeError("cat: expected a non-empty list of Tensors")
     ndim = tensors[0].ndim
     d = _normalize_dim(dim, ndim, "cat")
+    devices = {str(t.device) for t in tensors}
+    if len(devices) > 1:
+        raise RuntimeError(f"cat: expected all tensors to be on the same device, but found at least two devices, "
+                           f"{' and '.join(sorted(devices))}")
     for t in tensors[1:]:
         if t.ndim != ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != d):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {d}: got shapes "

@@ -12,6 +12,7 @@ Layouts: ``im2col`` maps an image batch (N, C, H, W) to its windows as either
 ``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
 """
 from ..autograd import Function
+from .. import backend
 from ..backend import as_strided, module_of
 
 
@@ -49,13 +50,17 @@ class Im2Col(Function):
                 f"does not fit a {h}x{w} input"
             )
         self.input_size = (h, w)
+        order = LAYOUTS[self.layout]
+        if backend.USE_CUDA_IM2COL_KERNEL and backend.device_of(x) is backend.CUDA:
+            shape = (n, oh, ow, kh, kw, c)
+            return backend.im2col_cuda(x, [shape[i] for i in order], self.kernel, self.stride, self.padding,
+                                       self.dilation, self.layout == "rows")
         if ph or pw:
             padded = _channels_last_buffer(module_of(x), n, c, h + 2 * ph, w + 2 * pw, x.dtype)
             padded[:, :, ph:ph + h, pw:pw + w] = x
             x = padded
         s_n, s_c, s_h, s_w = x.strides
         shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
-        order = LAYOUTS[self.layout]
         windows = as_strided(x, [shape[i] for i in order], [strides[i] for i in order])
         return module_of(x).ascontiguousarray(windows)  # the one copy
 
