@@ -11,7 +11,8 @@ SHARED_MNIST = os.path.join(ROOT, "..", "shared", "datasets", "mnist")
 
 def run_example(name, *args, cwd):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args], capture_output=True,
-                            text=True, cwd=cwd, timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
+                            text=True, cwd=cwd, timeout=600, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                filter(None, [ROOT, os.environ.get("PYTHONPATH")]))})
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

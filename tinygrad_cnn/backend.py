@@ -142,45 +142,18 @@ def scatter_add(target, index, values):
         numpy.add.at(target, index, values)
 
 
-# ---- im2col on the GPU: one elementwise kernel that gathers every window value straight from
-# the image (no padded copy), an alternative to copying a strided view. Which is faster is
-# measured by benchmarks/gpu_im2col.py; Im2Col uses the kernel on CUDA when this is True.
-USE_CUDA_IM2COL_KERNEL = True
-
-_IM2COL_SOURCE = r"""
-long long t = i;
-int c = t % C; t /= C;
-int kh, kw, n, oh, ow;
-if (rows_layout) {
-    kw = t % KW; t /= KW; kh = t % KH; t /= KH; ow = t % OW; t /= OW; oh = t % OH; n = t / OH;
-} else {
-    ow = t % OW; t /= OW; oh = t % OH; t /= OH; n = t % N; t /= N; kw = t % KW; kh = t / KW;
-}
-int h = oh * SH - PH + kh * DH;
-int w = ow * SW - PW + kw * DW;
-y = (h >= 0 && h < H && w >= 0 && w < W) ? x[n * sN + c * sC + h * sH + w * sW] : (T)0;
-"""
-_im2col_kernel = None
+_device_scalars = {}
 
 
-def im2col_cuda(x, out_shape, kernel, stride, padding, dilation, rows_layout):
-    """Windows of a (N, C, H, W) CuPy array in the "rows" or "kernel" layout (see ops/window.py)."""
-    global _im2col_kernel
-    if _im2col_kernel is None:
-        _im2col_kernel = cupy.ElementwiseKernel(
-            "raw T x, int32 N, int32 C, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW, int32 SH, "
-            "int32 SW, int32 PH, int32 PW, int32 DH, int32 DW, int64 sN, int64 sC, int64 sH, int64 sW, "
-            "bool rows_layout", "T y", _IM2COL_SOURCE, "tinygrad_cnn_im2col")
-    n, c, h, w = x.shape
-    memory = x if x.flags.c_contiguous else x.transpose(0, 2, 3, 1)  # channels-last memory is used as is
-    if not memory.flags.c_contiguous:
-        x = memory = cupy.ascontiguousarray(x)
-    strides = [s // x.itemsize for s in x.strides]
-    oh, ow = (out_shape[1], out_shape[2]) if rows_layout else (out_shape[3], out_shape[4])
-    out = cupy.empty(out_shape, x.dtype)
-    _im2col_kernel(memory.reshape(-1), n, c, h, w, oh, ow, kernel[0], kernel[1], stride[0], stride[1], padding[0],
-                   padding[1], dilation[0], dilation[1], *strides, rows_layout, out)
-    return out
+def scalar(value, dtype, like):
+    """``value`` as a 0-d array of ``dtype`` on ``like``'s device. On the GPU these are cached,
+    since each new one is a host-to-device copy; they are constants that nothing writes to."""
+    if device_of(like) is CPU:
+        return numpy.asarray(value, dtype=dtype)
+    key = (value, dtype.str)
+    if key not in _device_scalars:
+        _device_scalars[key] = cupy.asarray(value, dtype=dtype)
+    return _device_scalars[key]
 
 
 def dtype(obj):

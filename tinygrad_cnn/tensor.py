@@ -348,7 +348,7 @@ class Tensor:
                 dtype = backend.int64
         else:
             return Tensor(value, device=self.device)
-        return Tensor._from_array(backend.module_of(self.array).asarray(value, dtype=dtype))
+        return Tensor._from_array(backend.scalar(value, dtype, self.array))
 
     def __add__(self, other):
         return ops.Add.apply(self, self._constant_like(other))

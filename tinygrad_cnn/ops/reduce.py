@@ -1,6 +1,6 @@
 """Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
 from ..autograd import Function, is_grad_enabled
-from ..backend import module_of
+from ..backend import module_of, numpy_module
 from ..tensor import Tensor
 
 
@@ -98,7 +98,8 @@ class MaxDim(Function):
 
     def forward(self, x):
         xp = module_of(x)
-        if x.shape[self.dim] <= 16:  # a pooling window: a running max over its slices beats argmax's copy
+        if x.shape[self.dim] <= 16 and xp is numpy_module():  # a pooling window: on the CPU a running max
+            # over its slices beats argmax, which copies the axis to the end
             values, kept = _first_max(x, self.dim, xp)
         else:
             kept = xp.expand_dims(x.argmax(axis=self.dim), self.dim)

@@ -12,8 +12,7 @@ Layouts: ``im2col`` maps an image batch (N, C, H, W) to its windows as either
 ``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
 """
 from ..autograd import Function
-from .. import backend
-from ..backend import as_strided, module_of
+from ..backend import as_strided, module_of, numpy_module
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):
@@ -51,10 +50,6 @@ class Im2Col(Function):
             )
         self.input_size = (h, w)
         order = LAYOUTS[self.layout]
-        if backend.USE_CUDA_IM2COL_KERNEL and backend.device_of(x) is backend.CUDA:
-            shape = (n, oh, ow, kh, kw, c)
-            return backend.im2col_cuda(x, [shape[i] for i in order], self.kernel, self.stride, self.padding,
-                                       self.dilation, self.layout == "rows")
         if ph or pw:
             padded = _channels_last_buffer(module_of(x), n, c, h + 2 * ph, w + 2 * pw, x.dtype)
             padded[:, :, ph:ph + h, pw:pw + w] = x
@@ -92,13 +87,15 @@ class Col2Im(Function):
                 f"{tuple(self.kernel)}, stride {tuple(self.stride)}, padding {tuple(self.padding)} and "
                 f"dilation {tuple(self.dilation)}"
             )
-        out = _channels_last_buffer(module_of(windows), n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
+        xp = module_of(windows)
+        out = _channels_last_buffer(xp, n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
         out_nhwc = out.transpose(0, 2, 3, 1)
         for i in range(kh):
             rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            if self.layout == "rows" and dw == 1:
+            if self.layout == "rows" and dw == 1 and xp is numpy_module():
                 # one add per (kernel row, output column): a window's row is KW*C contiguous values on
-                # both sides, which numpy adds several times faster than C-long runs
+                # both sides, which numpy adds several times faster than C-long runs (on a GPU, fewer
+                # and larger adds, one per kernel position, are better)
                 for o in range(ow):
                     out_nhwc[:, rows, o * sw:o * sw + kw, :] += windows[:, :, o, i]
             else:  # one add per kernel position: a contiguous block in the "kernel" layout
