@@ -100,6 +100,13 @@ def test_dot_source_renders_with_dot(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@needs_dot
+def test_save_svg(tmp_path):
+    a = tg.ones(2, requires_grad=True)
+    path = viz.save_svg(viz.draw_graph((a * 2).sum()), tmp_path / "g.png")
+    assert path.endswith("g.svg") and "<svg" in open(path).read()
+
+
 def test_without_dot_the_source_is_written_and_the_fix_explained(tmp_path, monkeypatch):
     monkeypatch.setattr(viz.shutil, "which", lambda name: None)
     messages = []

@@ -108,16 +108,19 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        """Run the primitive on Tensors and, where a gradient is needed, link the result into the graph."""
-        fn = cls(**params) if params else cls()
-        out = fn.forward(*[x.array for x in inputs])
+        """``cls(**params)(*inputs)``: make the primitive and run it on Tensors."""
+        return (cls(**params) if params else cls())(*inputs)
+
+    def __call__(self, *inputs):
+        """Run on Tensors and, where a gradient is needed, link the result into the graph."""
+        out = self.forward(*[x.array for x in inputs])
         if out.ndim == 0:  # numpy returns scalars from 0-d arithmetic; keep arrays
             out = module_of(out).asarray(out)
         if _grad_enabled:
             parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
             if any(p is not None for p in parents):
-                fn.parents, fn.shape, fn.dtype, fn.scope = parents, out.shape, out.dtype, _scope
-                return Tensor._from_function(out, fn)
+                self.parents, self.shape, self.dtype, self.scope = parents, out.shape, out.dtype, _scope
+                return Tensor._from_function(out, self)
         return Tensor._from_array(out)
 
     def needs_grad(self, i):
@@ -199,7 +202,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             grads[out.creator] = g if previous is None else previous + g
     order = _topological_order(list(grads))
 
-    previous_mode = _grad_enabled
+    previous_mode, previous_scope = _grad_enabled, _scope
     _grad_enabled = create_graph
     try:
         for fn in order:
@@ -225,9 +228,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     previous = grads.get(parent)
                     grads[parent] = g if previous is None else previous + g
     finally:
-        _grad_enabled = previous_mode
-        if create_graph:
-            _scope = None
+        _grad_enabled, _scope = previous_mode, previous_scope
     if wanted is not None:
         return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
     return None

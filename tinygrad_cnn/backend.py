@@ -161,10 +161,6 @@ def dtype(obj):
     return numpy.dtype(obj)
 
 
-def result_dtype(*dtypes):
-    return numpy.result_type(*dtypes)
-
-
 def is_floating(dtype):
     return dtype.kind == "f"
 
@@ -198,14 +194,6 @@ def generator():
 
 def new_generator(seed):
     return numpy.random.default_rng(seed)
-
-
-def generator_state():
-    return _generator.bit_generator.state
-
-
-def set_generator_state(state):
-    _generator.bit_generator.state = state
 
 
 def blas_info():

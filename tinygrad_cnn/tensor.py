@@ -566,11 +566,11 @@ class Tensor:
         if self.ndim and self.shape[d] == 0:
             raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
         x = self if self.ndim else self.reshape(1)
-        values = ops.MaxDim.apply(x, dim=d, keepdim=keepdim or not self.ndim)
-        fn_indices = values.creator.indices if values.creator is not None else _argmax_array(x.array, d, keepdim)
+        primitive = ops.MaxDim(dim=d, keepdim=keepdim or not self.ndim)
+        values, indices = primitive(x), primitive.indices
         if not self.ndim:
-            values, fn_indices = values.reshape(()), fn_indices.reshape(())
-        return MaxResult(values, Tensor._from_array(fn_indices.astype(backend.int64, copy=False)))
+            values, indices = values.reshape(()), indices.reshape(())
+        return MaxResult(values, Tensor._from_array(indices.astype(backend.int64, copy=False)))
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):

@@ -14,8 +14,8 @@ class _Binary(Function):
         """Each input's gradient, reduced to its shape, or None where it is not needed."""
         sa, da, sb, db = self.meta
         return (
-            unbroadcast(ga, sa, da) if self.parents[0] is not None else None,
-            unbroadcast(gb, sb, db) if self.parents[1] is not None else None,
+            unbroadcast(ga, sa, da) if self.needs_grad(0) else None,
+            unbroadcast(gb, sb, db) if self.needs_grad(1) else None,
         )
 
 
@@ -39,8 +39,8 @@ class Sub(_Binary):
 
     def backward(self, g):
         sa, da, sb, db = self.meta
-        gb = -unbroadcast(g, sb, db) if self.parents[1] is not None else None  # negate after reducing: smaller
-        return (unbroadcast(g, sa, da) if self.parents[0] is not None else None), gb
+        gb = -unbroadcast(g, sb, db) if self.needs_grad(1) else None  # negate after reducing: smaller
+        return (unbroadcast(g, sa, da) if self.needs_grad(0) else None), gb
 
 
 class Mul(_Binary):
@@ -53,8 +53,8 @@ class Mul(_Binary):
 
     def backward(self, g):
         a, b = self.saved_arrays()
-        ga = g * self.as_input(1, b) if self.parents[0] is not None else None
-        gb = g * self.as_input(0, a) if self.parents[1] is not None else None
+        ga = g * self.as_input(1, b) if self.needs_grad(0) else None
+        gb = g * self.as_input(0, a) if self.needs_grad(1) else None
         return self.to_inputs(ga, gb)
 
 
@@ -69,8 +69,8 @@ class Div(_Binary):
     def backward(self, g):
         a, b = self.saved_arrays()
         b = self.as_input(1, b)
-        ga = g / b if self.parents[0] is not None else None
-        gb = -g * self.as_input(0, a) / (b * b) if self.parents[1] is not None else None
+        ga = g / b if self.needs_grad(0) else None
+        gb = -g * self.as_input(0, a) / (b * b) if self.needs_grad(1) else None
         return self.to_inputs(ga, gb)
 
 
@@ -107,9 +107,9 @@ class Where(Function):
         sa, da, sb, db = self.meta
         zero = Tensor._from_array(module_of(g.array).zeros((), g.dtype))
         ga = gb = None
-        if self.parents[0] is not None:
+        if self.needs_grad(0):
             ga = unbroadcast(Where.apply(g, zero, condition=self.condition), sa, da)
-        if self.parents[1] is not None:
+        if self.needs_grad(1):
             gb = unbroadcast(Where.apply(zero, g, condition=self.condition), sb, db)
         return ga, gb
 

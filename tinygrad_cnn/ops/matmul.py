@@ -32,8 +32,8 @@ class MatMul(Function):
         a, b = self.saved_arrays()
         sa, da, sb, db = self.meta
         ga = gb = None
-        if self.parents[0] is not None:
+        if self.needs_grad(0):
             ga = unbroadcast(g @ self.as_input(1, b).transpose(-1, -2), sa, da)
-        if self.parents[1] is not None:
+        if self.needs_grad(1):
             gb = unbroadcast(self.as_input(0, a).transpose(-1, -2) @ g, sb, db)
         return ga, gb

@@ -130,7 +130,7 @@ class Cat(Function):
         grads, start = [], 0
         lead = (slice(None),) * self.dim
         for i, size in enumerate(self.sizes):
-            grads.append(g[lead + (slice(start, start + size),)] if self.parents[i] is not None else None)
+            grads.append(g[lead + (slice(start, start + size),)] if self.needs_grad(i) else None)
             start += size
         return tuple(grads)
 
