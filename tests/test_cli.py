@@ -85,3 +85,22 @@ def test_a_checkpoint_from_another_model_is_a_one_line_error(tmp_path):
     tg.save({"weights": tg.zeros(2)}, tmp_path / "foreign.npz")
     result = run_cli("summary", "--checkpoint", str(tmp_path / "foreign.npz"))
     assert result.returncode != 0 and "not a tinygrad_cnn LeNet-5 checkpoint" in result.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_the_last_checkpoint_intact(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_cnn", "train", "--epochs", "50", "--train-limit",
+                                "256", "--test-limit", "50", "--out", str(out), "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted: the checkpoint of epoch" in stdout and "Traceback" not in stderr
+    checkpoint = load_checkpoint(str(out / "checkpoint.npz"))
+    assert checkpoint["epoch"] >= 1 and not list(out.glob(".tmp-*"))

@@ -159,3 +159,16 @@ def test_real_mnist_test_set_loads():
     x, y = ds.arrays
     assert x.shape == (10000, 1, 28, 28) and y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert np.bincount(y).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_transforms():
+    from tinygrad_cnn.data import transforms
+
+    image = np.arange(16, dtype=np.float32).reshape(4, 4)
+    assert transforms.Pad(2)(image).shape == (8, 8) and transforms.Pad(2)(image)[0].sum() == 0
+    big = transforms.Resize(8)(image)
+    assert big.shape == (8, 8) and np.isclose(big.mean(), image.mean(), atol=1e-5)
+    assert np.allclose(transforms.Resize(4)(image), image)  # resizing to the same size changes nothing
+    normed = transforms.Normalize(image.mean(), image.std())(image)
+    assert abs(normed.mean()) < 1e-6 and abs(normed.std() - 1) < 1e-6
+    assert transforms.Compose([transforms.Resize(2), transforms.Pad(1)])(image[None]).shape == (1, 4, 4)

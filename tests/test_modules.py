@@ -138,3 +138,14 @@ def test_module_to_moves_parameters_and_buffers(device):
     assert all(b.device == device for b in net.buffers())
     net.double()
     assert net.head.weight.dtype == tg.float64 and net.features[1].num_batches_tracked.dtype == tg.int64
+
+
+def test_sequential_append_and_module_list():
+    seq = nn.Sequential(nn.Linear(2, 3))
+    seq.append(nn.ReLU()).append(nn.Linear(3, 1))
+    assert len(seq) == 3 and isinstance(seq[-1], nn.Linear) and seq(tg.ones(4, 2)).shape == (4, 1)
+    layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    holder = nn.Sequential()
+    holder.add_module("layers", layers)
+    assert len(list(holder.parameters())) == 6 and len(layers) == 3
+    assert [n for n, _ in holder.named_parameters()][:2] == ["layers.0.weight", "layers.0.bias"]

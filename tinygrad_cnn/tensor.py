@@ -350,31 +350,42 @@ class Tensor:
             return Tensor(value, device=self.device)
         return Tensor._from_array(backend.scalar(value, dtype, self.array))
 
+    def _operands(self, other):
+        """(self, other) ready for a binary primitive; an integer tensor meeting a Python float
+        becomes float32 first, as in PyTorch (numpy alone would give float64)."""
+        constant = self._constant_like(other)
+        if isinstance(other, float) and self.array.dtype.kind != "f":
+            return self.float(), constant
+        return self, constant
+
     def __add__(self, other):
-        return ops.Add.apply(self, self._constant_like(other))
+        return ops.Add.apply(*self._operands(other))
 
     def __radd__(self, other):
-        return ops.Add.apply(self._constant_like(other), self)
+        a, b = self._operands(other)
+        return ops.Add.apply(b, a)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, self._constant_like(other))
+        return ops.Sub.apply(*self._operands(other))
 
     def __rsub__(self, other):
-        return ops.Sub.apply(self._constant_like(other), self)
+        a, b = self._operands(other)
+        return ops.Sub.apply(b, a)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._constant_like(other))
+        return ops.Mul.apply(*self._operands(other))
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._constant_like(other), self)
+        a, b = self._operands(other)
+        return ops.Mul.apply(b, a)
 
     def __truediv__(self, other):
-        if not backend.is_floating(self.dtype) and not (isinstance(other, Tensor) and backend.is_floating(other.dtype)):
+        if self.array.dtype.kind != "f" and not (isinstance(other, Tensor) and other.array.dtype.kind == "f"):
             return self.float() / other
-        return ops.Div.apply(self, self._constant_like(other))
+        return ops.Div.apply(*self._operands(other))
 
     def __rtruediv__(self, other):
-        return self._constant_like(other) / self
+        return self._constant_like(other) / (self if self.array.dtype.kind == "f" else self.float())
 
     def __neg__(self):
         return ops.Neg.apply(self)
