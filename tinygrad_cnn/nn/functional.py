@@ -430,8 +430,9 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
     xp, classes = rows.xp, rows.shape[1]
     t = flat_target.array
     valid = t != ignore_index
-    if bool(((t < 0) | (t >= classes))[valid].any()):
-        bad = t[valid & ((t < 0) | (t >= classes))][0]
+    out_of_range = valid & ((t < 0) | (t >= classes))
+    if bool(out_of_range.any()):  # one reduction, one wait for a GPU
+        bad = t[out_of_range][0]
         raise IndexError(f"{op}: target {int(bad)} is out of bounds for {classes} classes")
     safe = xp.where(valid, t, 0)
     picked = (safe[:, None] == xp.arange(classes)[None, :]) & valid[:, None]  # one-hot of each target

@@ -102,8 +102,8 @@ class MaxDim(Function):
             # over its slices beats argmax, which copies the axis to the end
             values, kept = _first_max(x, self.dim, xp)
         else:
+            values = x.max(axis=self.dim, keepdims=True)
             kept = xp.expand_dims(x.argmax(axis=self.dim), self.dim)
-            values = xp.take_along_axis(x, kept, axis=self.dim)
         self.kept_indices, self.in_shape = kept, x.shape
         self.indices = kept if self.keepdim else kept.squeeze(self.dim)
         return values if self.keepdim else values.squeeze(self.dim)
