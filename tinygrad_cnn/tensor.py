@@ -238,7 +238,7 @@ class Tensor:
         if dtype is not None and backend.dtype(dtype) != self.dtype:
             out = ops.Cast.apply(out, dtype=backend.dtype(dtype))
         if device is not None and backend.as_device(device) != self.device:
-            out = _to_device(out, backend.as_device(device))
+            out = ops.ToDevice.apply(out, device=backend.as_device(device))
         return out
 
     def cpu(self):
@@ -781,11 +781,6 @@ def _index_arrays(index, tensor):
             p = backend.to_device(p, tensor.device)
         out.append(p)
     return tuple(out) if isinstance(index, tuple) else out[0]
-
-
-def _to_device(x, device):
-    """Copy a tensor to another device, keeping it in the graph."""
-    return ops.ToDevice.apply(x, device=device)
 
 
 def where(condition, input, other):

@@ -4,7 +4,26 @@ from collections import OrderedDict
 from .module import Module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Submodules named "0", "1", ...: len(), iteration, append() and integer indexing."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def _at(self, index):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a container of {len(self)} modules")
+        return index % len(self)
+
+
+class Sequential(_ModuleSequence):
     """Runs its modules in order; indexable (ints and slices), len(), append()."""
 
     def __init__(self, *modules):
@@ -24,20 +43,10 @@ class Sequential(Module):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return list(self._modules.values())[_checked_index(index, len(self))]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        return list(self._modules.values())[self._at(index)]
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees."""
 
     def __init__(self, modules=None):
@@ -48,28 +57,13 @@ class ModuleList(Module):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return ModuleList(list(self._modules.values())[index])
-        return list(self._modules.values())[_checked_index(index, len(self))]
+        return list(self._modules.values())[self._at(index)]
 
     def __setitem__(self, index, module):
-        self.add_module(str(_checked_index(index, len(self))), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        self.add_module(str(self._at(index)), module)
 
     def extend(self, modules):
         for module in modules:
             self.append(module)
         return self
 
-
-def _checked_index(index, length):
-    if not -length <= index < length:
-        raise IndexError(f"index {index} is out of range for a container of {length} modules")
-    return index % length
