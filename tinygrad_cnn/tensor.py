@@ -9,8 +9,6 @@ import weakref
 from . import backend
 from .backend import Device
 
-_MISSING = object()
-
 
 def _normalize_dims(dim, ndim, op="sum"):
     """``dim`` (None, int or sequence, negatives allowed) as a sorted tuple of axes."""

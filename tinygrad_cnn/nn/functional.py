@@ -390,8 +390,9 @@ def _reduce(losses, reduction, op):
     raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' or 'none')")
 
 
-def _class_last(input, target, op):
-    """(N, C, d1, ...) logits and (N, d1, ...) targets flattened to (M, C) and (M,)."""
+def _class_last(input, target):
+    """(N, C, d1, ...) logits and (N, d1, ...) targets as (M, C) and (M,), and the shape that
+    reduction="none" gives back (None: keep (M,))."""
     if input.ndim == 1:
         return input.unsqueeze(0), (target.reshape(1) if target.ndim == 0 else target), ()
     if input.ndim == 2:
@@ -410,6 +411,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """Cross-entropy of logits against class indices (int64) or class probabilities (float, input's shape)."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if not isinstance(target, Tensor):
+        raise TypeError(f"cross_entropy: target must be a Tensor, got {type(target).__name__}")
     with scope("cross_entropy", (("reduction", reduction),)):
         logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
         if backend.is_floating(target.dtype) and target.shape == input.shape:
@@ -426,7 +429,7 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
     if tuple(target.shape) != tuple(expected):
         raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape {tuple(logp.shape)} "
                          f"(expected target shape {tuple(expected)})")
-    rows, flat_target, out_shape = _class_last(logp, target, op)
+    rows, flat_target, out_shape = _class_last(logp, target)
     xp, classes = rows.xp, rows.shape[1]
     t = flat_target.array
     valid = t != ignore_index
@@ -445,7 +448,7 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
     if reduction == "mean":
         return losses.sum() / Tensor._from_array(target_weight.sum().astype(rows.dtype))
     if reduction == "none" and out_shape is not None:
-        return losses.reshape(out_shape) if out_shape != () else losses.reshape(())
+        return losses.reshape(out_shape)
     return _reduce(losses, reduction, op)
 
 
