@@ -117,10 +117,11 @@ class Function:
         if out.ndim == 0:  # numpy returns scalars from 0-d arithmetic; keep arrays
             out = module_of(out).asarray(out)
         if _grad_enabled:
-            parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
-            if any(p is not None for p in parents):
-                self.parents, self.shape, self.dtype, self.scope = parents, out.shape, out.dtype, _scope
-                return Tensor._from_function(out, self)
+            for x in inputs:
+                if x._requires_grad:  # at least one input wants a gradient: link the output
+                    self.parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
+                    self.shape, self.dtype, self.scope = out.shape, out.dtype, _scope
+                    return Tensor._from_function(out, self)
         return Tensor._from_array(out)
 
     def needs_grad(self, i):
@@ -160,18 +161,17 @@ def _topological_order(roots):
     """Functions reachable from ``roots``, every consumer before the Functions it consumes."""
     order, seen = [], set()
     stack = [(fn, False) for fn in roots]
+    push, pop = stack.append, stack.pop
     while stack:
-        fn, expanded = stack.pop()
+        fn, expanded = pop()
         if expanded:
             order.append(fn)
-            continue
-        if fn in seen:
-            continue
-        seen.add(fn)
-        stack.append((fn, True))
-        for parent in fn.parents:
-            if parent is not None and not isinstance(parent, Tensor) and parent not in seen:
-                stack.append((parent, False))
+        elif fn not in seen:
+            seen.add(fn)
+            push((fn, True))
+            for parent in fn.parents:
+                if isinstance(parent, Function) and parent not in seen:
+                    push((parent, False))
     order.reverse()
     return order
 

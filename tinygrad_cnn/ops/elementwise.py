@@ -11,12 +11,10 @@ class _Binary(Function):
         self.meta = (a.shape, a.dtype, b.shape, b.dtype)
 
     def to_inputs(self, ga, gb):
-        """Each input's gradient, reduced to its shape, or None where it is not needed."""
+        """Each input's gradient reduced to its shape (None stays None: that input needs none)."""
         sa, da, sb, db = self.meta
-        return (
-            unbroadcast(ga, sa, da) if self.needs_grad(0) else None,
-            unbroadcast(gb, sb, db) if self.needs_grad(1) else None,
-        )
+        return (unbroadcast(ga, sa, da) if ga is not None else None,
+                unbroadcast(gb, sb, db) if gb is not None else None)
 
 
 class Add(_Binary):
@@ -27,7 +25,7 @@ class Add(_Binary):
         return a + b
 
     def backward(self, g):
-        return self.to_inputs(g, g)
+        return self.to_inputs(g if self.needs_grad(0) else None, g if self.needs_grad(1) else None)
 
 
 class Sub(_Binary):
@@ -85,7 +83,8 @@ class Maximum(_Binary):
     def backward(self, g):
         a, b = self.saved_arrays()
         share_a = Tensor._from_array(((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False))
-        return self.to_inputs(g * share_a, g * (1.0 - share_a))
+        return self.to_inputs(g * share_a if self.needs_grad(0) else None,
+                              g * (1.0 - share_a) if self.needs_grad(1) else None)
 
 
 class Where(Function):

@@ -6,7 +6,7 @@ from ..tensor import Tensor
 
 def unbroadcast(grad, shape, dtype):
     """Reduce a gradient that was broadcast back to ``shape`` (one sum) and ``dtype``."""
-    if grad.shape != shape:
+    if grad.array.shape != shape:
         lead = grad.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
@@ -14,7 +14,7 @@ def unbroadcast(grad, shape, dtype):
         grad = grad.sum(dim=axes, keepdim=True) if axes else grad
         if grad.shape != shape:
             grad = grad.reshape(shape)
-    if grad.dtype != dtype:
+    if grad.array.dtype != dtype:
         grad = grad.to(dtype)
     return grad
 
