@@ -216,42 +216,27 @@ def breakdown(batch_size, batch_norm, steps=5):
 
 # ---- graph overhead -------------------------------------------------------------------
 def graph_overhead(ops_count=1000, repeats=20):
-    """Microseconds per op for forward + backward of a chain of tiny-tensor multiplications."""
-    x = tg.randn(4, requires_grad=True)
+    """Microseconds per op for forward + backward of a chain of tiny-tensor multiplications,
+    for tinygrad_cnn and (where installed) PyTorch: the same lines run on either library."""
+    def per_op(lib):
+        x = lib.randn(4, requires_grad=True)
 
-    def run():
-        y = x
-        for _ in range(ops_count):
-            y = y * 1.0001
-        y.sum().backward()
-        x.grad = None
-
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    ours = statistics.median(times) / ops_count * 1e6
-    theirs = None
-    if torch is not None:
-        t = torch.randn(4, requires_grad=True)
-
-        def run_torch():
-            y = t
+        def run():
+            y = x
             for _ in range(ops_count):
                 y = y * 1.0001
             y.sum().backward()
-            t.grad = None
+            x.grad = None
 
-        run_torch()
+        run()
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            run_torch()
+            run()
             times.append(time.perf_counter() - start)
-        theirs = statistics.median(times) / ops_count * 1e6
-    return ours, theirs
+        return statistics.median(times) / ops_count * 1e6
+
+    return per_op(tg), (per_op(torch) if torch is not None else None)
 
 
 def stats(values):
