@@ -37,12 +37,18 @@ def from_numpy(array):
     return Tensor(array)
 
 
+def _on_device(make, dtype, device, requires_grad, default=backend.float32):
+    """A tensor from ``make(xp, dtype)``, built by the device's own array module."""
+    dtype = backend.dtype(dtype) if dtype is not None else default
+    return Tensor(make(backend.array_module(device), dtype), requires_grad=requires_grad)
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _make(backend.numpy_module().zeros(_shape(size), backend.float32), dtype, device, requires_grad)
+    return _on_device(lambda xp, dt: xp.zeros(_shape(size), dt), dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _make(backend.numpy_module().ones(_shape(size), backend.float32), dtype, device, requires_grad)
+    return _on_device(lambda xp, dt: xp.ones(_shape(size), dt), dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
@@ -50,27 +56,24 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    if dtype is None:
-        dtype = backend.to_python_array(fill_value).dtype
-    return _make(backend.numpy_module().full(_shape((size,)), fill_value), dtype, device, requires_grad)
+    default = backend.to_python_array(fill_value).dtype
+    return _on_device(lambda xp, dt: xp.full(_shape((size,)), fill_value, dt), dtype, device, requires_grad, default)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    return _make(backend.numpy_module().eye(n, m, dtype=backend.float32), dtype, device, requires_grad)
+    return _on_device(lambda xp, dt: xp.eye(n, m, dtype=dt), dtype, device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Integers in [start, end) give int64; any float argument gives float32, as PyTorch."""
     if end is None:
         start, end = 0, start
-    np = backend.numpy_module()
     default = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else backend.float32
-    return _make(np.arange(start, end, step).astype(default), dtype, device, requires_grad)
+    return _on_device(lambda xp, dt: xp.arange(start, end, step).astype(dt), dtype, device, requires_grad, default)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _make(backend.numpy_module().linspace(start, end, steps, dtype=backend.float32), dtype, device,
-                 requires_grad)
+    return _on_device(lambda xp, dt: xp.linspace(start, end, steps, dtype=dt), dtype, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
