@@ -23,12 +23,8 @@ def _train(args):
     _check_device(args.device)
     if args.resume and not os.path.exists(args.resume):
         raise FileNotFoundError(f"checkpoint {args.resume} does not exist")
-    if args.data.startswith("mnist") and args.download:
-        from .training import load_datasets
-
-        load_datasets(config, download=True)
     try:
-        train(config, args.out, resume=args.resume, progress=not args.no_progress)
+        train(config, args.out, resume=args.resume, progress=not args.no_progress, download=args.download)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -119,15 +119,15 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="img", leave=True, disable=not enabled, dynamic_ncols=True)
 
 
-def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print):
+def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, download=False):
     """Train, saving ``checkpoint.npz`` each epoch, ``model.npz``, ``metrics.csv`` and ``curves.png`` in out_dir.
 
     Returns the list of per-epoch metrics. Ctrl-C stops after the last complete epoch,
-    whose checkpoint is intact.
+    whose checkpoint is intact. ``download`` fetches MNIST into ``config.root`` if missing.
     """
     os.makedirs(out_dir, exist_ok=True)
     backend.manual_seed(config.seed)
-    train_set, test_set = load_datasets(config)
+    train_set, test_set = load_datasets(config, download=download)
     model = build_model(config)
     optimizer = build_optimizer(config, model)
     start_epoch, metrics = 0, []
