@@ -182,6 +182,12 @@ def _accumulate_leaf(leaf, grad, create_graph):
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 
+def _add_into(table, key, grad):
+    """Gradients arriving at one place add up."""
+    previous = table.get(key)
+    table[key] = grad if previous is None else previous + grad
+
+
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
     """Walk the graph from ``outputs`` back to the leaves.
 
@@ -196,7 +202,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if wanted is None:
                 _accumulate_leaf(out, g, create_graph)
             elif id(out) in wanted:
-                wanted[id(out)] = g if wanted[id(out)] is None else wanted[id(out)] + g
+                _add_into(wanted, id(out), g)
         else:
             previous = grads.get(out.creator)
             grads[out.creator] = g if previous is None else previous + g
@@ -223,7 +229,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     if wanted is None:
                         _accumulate_leaf(parent, g, create_graph)
                     elif id(parent) in wanted:
-                        wanted[id(parent)] = g if wanted[id(parent)] is None else wanted[id(parent)] + g
+                        _add_into(wanted, id(parent), g)
                 else:
                     previous = grads.get(parent)
                     grads[parent] = g if previous is None else previous + g
@@ -237,8 +243,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad`` (nothing goes into .grad)."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor):
