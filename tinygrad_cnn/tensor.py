@@ -35,7 +35,7 @@ def _normalize_dim(dim, ndim, op):
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
 
-    __slots__ = ("array", "grad", "creator", "_requires_grad", "_retains_grad", "__weakref__")
+    __slots__ = ("array", "grad", "creator", "_requires_grad", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -52,7 +52,6 @@ class Tensor:
         self.array = array
         self.grad = None
         self.creator = None
-        self._retains_grad = False
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -61,14 +60,14 @@ class Tensor:
     def _from_array(cls, array):
         """Wrap an array as a constant tensor (no checks, no copy)."""
         t = object.__new__(cls)
-        t.array, t.grad, t.creator, t._requires_grad, t._retains_grad = array, None, None, False, False
+        t.array, t.grad, t.creator, t._requires_grad = array, None, None, False
         return t
 
     @classmethod
     def _from_function(cls, array, creator):
         """Wrap an array computed by ``creator`` (a Function) as a graph node."""
         t = object.__new__(cls)
-        t.array, t.grad, t.creator, t._requires_grad, t._retains_grad = array, None, creator, True, False
+        t.array, t.grad, t.creator, t._requires_grad = array, None, creator, True
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -215,9 +214,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (for inspection)."""
         if self.creator is None:
             return
-        if not self._retains_grad:
-            self._retains_grad = True
-            self.creator.retained = weakref.ref(self)
+        self.creator.retained = weakref.ref(self)
 
     def clone(self):
         return self + 0 if self.requires_grad else Tensor._from_array(self.array.copy())

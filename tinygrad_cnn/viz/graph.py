@@ -104,12 +104,12 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
 
     collapse = group_composites == "collapse"
     representative = {}  # function id -> the node that stands for it
-    collapsed_nodes = {}  # outermost composite scope id -> (scope, last function seen)
+    collapsed_nodes = {}  # outermost composite scope id -> (scope, its output: the first Function walked)
     for fn in functions:
         chain = [s for s in _scope_chain(fn.scope) if s.kind == "function"]
         if collapse and chain:
             representative[id(fn)] = f"s{id(chain[0])}"
-            collapsed_nodes.setdefault(id(chain[0]), [chain[0], fn])
+            collapsed_nodes.setdefault(id(chain[0]), (chain[0], fn))
         else:
             representative[id(fn)] = f"f{id(fn)}"
 
@@ -135,12 +135,10 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
                 label = f"<<b>{label}</b><br/><font point-size='8'>{_size(fn.shape)} {fn.dtype}</font>>"
             colour = KIND_COLOURS[fn.kind] if color_by_kind else OP
             place(fn.scope, node, {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour})
-    for scope_id, (scope, _) in collapsed_nodes.items():
-        outputs = [fn for fn in functions if representative[id(fn)] == f"s{scope_id}"]
-        shape = outputs[0].shape if outputs else ()
+    for scope_id, (scope, last) in collapsed_nodes.items():
         label = scope_title(scope, module_names)
         if show_shapes:
-            label = f"<<b>{label}</b><br/><font point-size='8'>{_size(shape)}</font>>"
+            label = f"<<b>{label}</b><br/><font point-size='8'>{_size(last.shape)}</font>>"
         place(scope.parent, f"s{scope_id}", {"label": label, "shape": "box", "style": "rounded,filled,bold",
                                               "fillcolor": OP})
 
@@ -195,7 +193,7 @@ def _emit_clusters(graph, nodes_by_cluster, scopes, module_names):
             branch = branch.setdefault(scope_id, {})
         branch.setdefault(None, []).extend(nodes)
 
-    def emit(target, branch, depth):
+    def emit(target, branch):
         for node, attrs in branch.get(None, []):
             target.node(node, **attrs)
         for scope_id, sub in branch.items():
@@ -208,9 +206,9 @@ def _emit_clusters(graph, nodes_by_cluster, scopes, module_names):
                              style="rounded,dashed" if not is_module else "rounded",
                              color="#7A7A7A" if is_module else "#4A90C2",
                              bgcolor="#FAFAFA" if is_module else "#F0F7FC")
-                emit(cluster, sub, depth + 1)
+                emit(cluster, sub)
 
-    emit(graph, tree, 0)
+    emit(graph, tree)
 
 
 def dot_available():
