@@ -125,11 +125,18 @@ def is_array(obj):
     return isinstance(obj, numpy.ndarray) or (cupy is not None and isinstance(obj, cupy.ndarray))
 
 
-def as_strided(array, shape, strides):
-    """A read-only strided view of ``array`` (numpy or cupy)."""
+def as_strided(array, shape, strides, writeable=False):
+    """A strided view of ``array`` (numpy or cupy); read-only on the CPU unless ``writeable``.
+    Write only through a view whose elements do not overlap."""
     if device_of(array) is CUDA:
         return cupy.lib.stride_tricks.as_strided(array, shape, strides)
-    return numpy.lib.stride_tricks.as_strided(array, shape, strides, writeable=False)
+    return numpy.lib.stride_tricks.as_strided(array, shape, strides, writeable=writeable)
+
+
+def is_launch_bound(array):
+    """True on the GPU: there every array operation is a kernel launch costing more than the
+    arithmetic of a LeNet-sized array, so primitives choose strategies with fewer, larger operations."""
+    return device_of(array) is CUDA
 
 
 def scatter_add(target, index, values):

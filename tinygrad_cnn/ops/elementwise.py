@@ -1,7 +1,7 @@
 """Elementwise primitives. Binary ones broadcast; their backward sums the gradient back
 to each input's shape (``unbroadcast``)."""
 from ..autograd import Function
-from ..backend import module_of, numpy_module
+from ..backend import is_launch_bound, module_of, scalar
 from ..tensor import Tensor
 from .reduce import unbroadcast
 
@@ -96,7 +96,7 @@ class Where(Function):
     def forward(self, a, b):
         self.meta = (a.shape, a.dtype, b.shape, b.dtype)
         xp = module_of(a)
-        if xp is numpy_module() and b.ndim == 0 and a.dtype.kind == "f" and b == 0 and xp.isfinite(a).all():
+        if not is_launch_bound(a) and b.ndim == 0 and a.dtype.kind == "f" and b == 0 and xp.isfinite(a).all():
             out = a * self.condition  # a branchless select, exact for finite a: on the CPU several times
             out += 0.0  # faster than numpy's where on a random mask; += 0.0 turns -0.0 into 0.0
             return out
@@ -104,7 +104,7 @@ class Where(Function):
 
     def backward(self, g):
         sa, da, sb, db = self.meta
-        zero = Tensor._from_array(module_of(g.array).zeros((), g.dtype))
+        zero = Tensor._from_array(scalar(0, g.dtype, g.array))
         ga = gb = None
         if self.needs_grad(0):
             ga = unbroadcast(Where.apply(g, zero, condition=self.condition), sa, da)

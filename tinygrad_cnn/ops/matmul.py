@@ -1,12 +1,15 @@
 """Matrix product of (batched, broadcasting) matrices."""
 from ..autograd import Function
-from ..backend import module_of
+from ..backend import is_launch_bound, module_of
 from .reduce import unbroadcast
 
 
 def _blas_friendly(a, b):
-    """Copy a transposed (non-contiguous) operand when it is the smaller one: OpenBLAS can be
-    several times slower on such a view (e.g. (12544x50) @ (50x500)^T), and the copy is cheap."""
+    """On the CPU, copy a transposed (non-contiguous) operand when it is the smaller one: OpenBLAS
+    can be several times slower on such a view (e.g. (12544x50) @ (50x500)^T), and the copy is
+    cheap. cuBLAS takes transposed operands as they are, so on the GPU the copy is a wasted kernel."""
+    if is_launch_bound(a):
+        return a, b
     xp = module_of(a)
     if not b.flags.c_contiguous and b.size <= a.size:
         b = xp.ascontiguousarray(b)

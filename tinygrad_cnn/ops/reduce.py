@@ -1,6 +1,6 @@
 """Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
 from ..autograd import Function, is_grad_enabled
-from ..backend import module_of, numpy_module
+from ..backend import is_launch_bound, module_of
 from ..tensor import Tensor
 
 
@@ -98,7 +98,7 @@ class MaxDim(Function):
 
     def forward(self, x):
         xp = module_of(x)
-        if x.shape[self.dim] <= 16 and xp is numpy_module():  # a pooling window: on the CPU a running max
+        if x.shape[self.dim] <= 16 and not is_launch_bound(x):  # a pooling window: on the CPU a running max
             # over its slices beats argmax, which copies the axis to the end
             values, kept = _first_max(x, self.dim, xp)
         else:
@@ -113,9 +113,9 @@ class MaxDim(Function):
         positions = xp.arange(self.in_shape[self.dim]).reshape(
             [-1 if i == self.dim else 1 for i in range(len(self.in_shape))]
         )
-        chosen = positions == self.kept_indices  # one True per reduced row
+        chosen = Tensor._from_array(positions == self.kept_indices)  # one True per reduced row
         g = g.reshape(_kept_shape(self.in_shape, (self.dim,)))
-        return (g * _constant(chosen, g.dtype),)
+        return (g * chosen,)  # a float times a bool mask: one operation, no converted copy of the mask
 
 
 class AMax(Function):

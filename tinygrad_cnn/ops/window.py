@@ -12,7 +12,7 @@ Layouts: ``im2col`` maps an image batch (N, C, H, W) to its windows as either
 ``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
 """
 from ..autograd import Function
-from ..backend import as_strided, module_of, numpy_module
+from ..backend import as_strided, is_launch_bound, module_of
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):
@@ -89,19 +89,27 @@ class Col2Im(Function):
             )
         xp = module_of(windows)
         out = _channels_last_buffer(xp, n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
+        s_n, s_c, s_h, s_w = out.strides
+        if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:
+            # windows that do not overlap (2x2 pooling with stride 2): every pixel is in at most one
+            # window, so the adjoint is one strided copy into a view of the image shaped like the windows
+            targets = as_strided(out, windows.shape, (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=True)
+            targets[...] = windows
+            return out[:, :, ph:ph + h, pw:pw + w]
         out_nhwc = out.transpose(0, 2, 3, 1)
         for i in range(kh):
             rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            if self.layout == "rows" and dw == 1 and xp is numpy_module():
+            if self.layout == "rows" and dw == 1 and not is_launch_bound(windows):
                 # one add per (kernel row, output column): a window's row is KW*C contiguous values on
                 # both sides, which numpy adds several times faster than C-long runs (on a GPU, fewer
                 # and larger adds, one per kernel position, are better)
                 for o in range(ow):
-                    out_nhwc[:, rows, o * sw:o * sw + kw, :] += windows[:, :, o, i]
+                    target = out_nhwc[:, rows, o * sw:o * sw + kw, :]
+                    target += windows[:, :, o, i]  # in place through a view: one operation, no write-back
             else:  # one add per kernel position: a contiguous block in the "kernel" layout
                 for j in range(kw):
-                    cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                    out_nhwc[:, rows, cols, :] += windows[:, :, :, i, j, :]
+                    target = out_nhwc[:, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw), :]
+                    target += windows[:, :, :, i, j, :]
         return out[:, :, ph:ph + h, pw:pw + w]
 
     def backward(self, g):
