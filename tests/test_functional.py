@@ -172,6 +172,15 @@ def test_cross_entropy_matches_torch(kwargs, device):
 
 
 @requires_torch
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_skips_targets_equal_to_the_default_ignore_index(reduction, device):
+    rng = np.random.default_rng(6)
+    logits, target = rng.standard_normal((6, 4)), np.array([0, -100, 1, 3, -100, 2])
+    compare_with_torch(lambda x: F.cross_entropy(x, tg.tensor(target, device=device), reduction=reduction),
+                       lambda x: TF.cross_entropy(x, torch.tensor(target), reduction=reduction), [logits], device)
+
+
+@requires_torch
 def test_cross_entropy_spatial_and_probability_targets_match_torch():
     rng = np.random.default_rng(5)
     logits, target = rng.standard_normal((2, 3, 4, 5)), rng.integers(0, 3, (2, 4, 5))

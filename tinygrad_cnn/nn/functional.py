@@ -437,16 +437,22 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
     if bool(out_of_range.any()):  # one reduction, one wait for a GPU
         bad = t[out_of_range][0]
         raise IndexError(f"{op}: target {int(bad)} is out of bounds for {classes} classes")
-    safe = xp.where(valid, t, 0)
-    picked = (safe[:, None] == xp.arange(classes)[None, :]) & valid[:, None]  # one-hot of each target
-    class_weight = xp.ones(classes, rows.dtype) if weight is None else weight.array.astype(rows.dtype)
-    target_weight = class_weight[safe] * valid  # w[target], 0 where ignored
-    coefficients = picked * (class_weight * (1.0 - label_smoothing))
-    if label_smoothing:
-        coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
-    losses = -(rows * Tensor._from_array(coefficients.astype(rows.dtype))).sum(1)
+    picked = t[:, None] == xp.arange(classes)  # one-hot of each target
+    if 0 <= ignore_index < classes:  # (an ignore_index that is not a class matches nothing anyway)
+        picked &= valid[:, None]
+    if weight is None and not label_smoothing:  # the common case, in few array operations
+        coefficients, total_weight = picked, valid.sum()
+    else:
+        safe = xp.where(valid, t, 0)
+        class_weight = xp.ones(classes, rows.dtype) if weight is None else weight.array.astype(rows.dtype)
+        total_weight = (class_weight[safe] * valid).sum()  # the sum of w[target] over the targets not ignored
+        coefficients = picked * (class_weight * (1.0 - label_smoothing))
+        if label_smoothing:
+            coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
+        coefficients = coefficients.astype(rows.dtype)
+    losses = -(rows * Tensor._from_array(coefficients)).sum(1)
     if reduction == "mean":
-        return losses.sum() / Tensor._from_array(target_weight.sum().astype(rows.dtype))
+        return losses.sum() / Tensor._from_array(total_weight.astype(rows.dtype))
     if reduction == "none" and out_shape is not None:
         return losses.reshape(out_shape)
     return _reduce(losses, reduction, op)
