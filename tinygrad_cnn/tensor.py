@@ -492,7 +492,7 @@ class Tensor:
         return ops.Sqrt.apply(self._float_input())
 
     def rsqrt(self):
-        return 1.0 / self.sqrt()
+        return self._float_input() ** -0.5
 
     def abs(self):
         return ops.Abs.apply(self)

@@ -80,8 +80,8 @@ class Var(Function):
         # building a graph (create_graph), the mean must be recomputed from x to be differentiated too
         mean = x.mean(dim=self.dims, keepdim=True) if is_grad_enabled() else Tensor._from_array(mean)
         centered = x - mean
-        g = g.reshape(_kept_shape(self.in_shape, self.dims))
-        return (g * centered * (2.0 / self.divisor),)
+        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * (2.0 / self.divisor)  # scale g while it is small
+        return (g * centered,)
 
 
 class MaxDim(Function):
