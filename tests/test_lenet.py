@@ -6,7 +6,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.models import LeNet5
 
-from .helpers import requires_torch, torch
+from .helpers import requires_torch, torch, use_gpu_strategies
 
 if torch is not None:
     class TorchLeNet5(torch.nn.Module):
@@ -60,8 +60,12 @@ def test_outputs_loss_and_every_gradient_match_torch(batch_norm):
 @requires_torch
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batchnorm"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_parameters_after_five_steps_match_torch(batch_norm, optimizer):
-    """In float64, so that five steps of float32 rounding (amplified by batch norm) do not blur the comparison."""
+@pytest.mark.parametrize("strategies", ["cpu", "gpu"], ids=["cpu-strategies", "gpu-strategies"])
+def test_parameters_after_five_steps_match_torch(batch_norm, optimizer, strategies, monkeypatch):
+    """In float64, so that five steps of float32 rounding (amplified by batch norm) do not blur the comparison.
+    Also with the strategies the primitives choose on a GPU, run here with NumPy."""
+    if strategies == "gpu":
+        use_gpu_strategies(monkeypatch)
     ours, theirs = _twins(batch_norm)
     ours.double(), theirs.double()
     if optimizer == "sgd":

@@ -8,7 +8,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.testing import strategies as S
 
-from .helpers import check_gradients, compare_with_torch, requires_torch, torch
+from .helpers import check_gradients, compare_with_torch, requires_torch, torch, use_gpu_strategies
 
 
 def _args(g):
@@ -42,8 +42,16 @@ def test_unfold_and_fold_are_adjoint(g, seed):
 
 
 @requires_torch
+@pytest.mark.parametrize("strategies", ["cpu", "gpu"], ids=["cpu-strategies", "gpu-strategies"])
 @given(g=S.conv_geometries())
-def test_unfold_and_fold_match_torch(g):
+def test_unfold_and_fold_match_torch(strategies, g):
+    with pytest.MonkeyPatch.context() as monkeypatch:  # (a function-scoped fixture would span all examples)
+        if strategies == "gpu":
+            use_gpu_strategies(monkeypatch)
+        _unfold_and_fold_match_torch(g)
+
+
+def _unfold_and_fold_match_torch(g):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((g["n"], g["c_in"], g["h"], g["w"]))
     out = compare_with_torch(lambda t: F.unfold(t, **_args(g)),
