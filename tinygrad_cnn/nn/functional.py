@@ -280,8 +280,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if running_mean is not None and running_var is not None:
                 with no_grad():
                     running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
-                    unbiased = var.array.reshape(channels) * (count / (count - 1))
-                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+                    unbiased_times_momentum = var.array.reshape(channels) * (momentum * count / (count - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased_times_momentum)
         else:
             if running_mean is None or running_var is None:
                 raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
