@@ -67,14 +67,15 @@ def _copying_method(name):
     plain = getattr(np.ndarray, name)
 
     def method(self, *args, **kwargs):
-        result = plain(self.view(np.ndarray), *_plain(args), **kwargs)
-        if not (isinstance(result, np.ndarray) and result.base is not None):  # a view costs no kernel
+        array = self.view(np.ndarray)
+        result = plain(array, *_plain(args), **kwargs)
+        if not (isinstance(result, np.ndarray) and np.may_share_memory(result, array)):  # a view costs no kernel
             _record(name)
         return _counted(result)
     return method
 
 
-for _name in ("astype", "copy", "argmax", "__setitem__"):
+for _name in ("astype", "copy", "argmax", "reshape", "__setitem__"):
     setattr(Counted, _name, _copying_method(_name))
 
 
