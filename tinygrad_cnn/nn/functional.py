@@ -450,9 +450,10 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
         if label_smoothing:
             coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
         coefficients = coefficients.astype(rows.dtype)
-    losses = -(rows * Tensor._from_array(coefficients)).sum(1)
+    weighted = rows * Tensor._from_array(coefficients)
     if reduction == "mean":
-        return losses.sum() / Tensor._from_array(total_weight.astype(rows.dtype))
+        return -weighted.sum() / Tensor._from_array(total_weight.astype(rows.dtype))
+    losses = -weighted.sum(1)
     if reduction == "none" and out_shape is not None:
         return losses.reshape(out_shape)
     return _reduce(losses, reduction, op)
