@@ -15,21 +15,21 @@ def _normalize_dims(dim, ndim, op="sum"):
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
-    for d in dims:
-        if not isinstance(d, int):
-            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {d!r}")
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
-                             f"(expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
-        out.append(d % ndim if ndim else 0)
+    out = [_normalize_dim(d, ndim, op) for d in dims]
     if len(set(out)) != len(out):
         raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
     return tuple(sorted(out)) if ndim else ()
 
 
 def _normalize_dim(dim, ndim, op):
-    return _normalize_dims(dim, ndim, op)[0] if ndim else 0
+    """One ``dim`` (negatives allowed) as an axis index; a 0-d tensor accepts 0 and -1."""
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims "
+                         f"(expected to be in range of [{-size}, {size - 1}])")
+    return dim % ndim if ndim else 0
 
 
 class Tensor:
@@ -618,16 +618,13 @@ class Tensor:
     # ---- movement -------------------------------------------------------------------
     def reshape(self, *shape):
         shape = _shape_args(shape)
-        known = 1
-        for n in shape:
-            if n != -1:
-                known *= n
-        if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != self.numel()) or \
-                (shape.count(-1) == 1 and (known == 0 or self.numel() % known)):
-            raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {self.numel()} "
-                               f"(shape {self.shape})")
-        if shape == self.shape:
+        if shape == self.array.shape:
             return self
+        size, unknown = self.array.size, shape.count(-1)
+        known = math.prod(n for n in shape if n != -1)
+        if unknown > 1 or (unknown == 0 and known != size) or (unknown == 1 and (known == 0 or size % known)):
+            raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {size} "
+                               f"(shape {self.shape})")
         return ops.Reshape.apply(self, shape=shape)
 
     def view(self, *shape):
@@ -652,12 +649,13 @@ class Tensor:
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def permute(self, *dims):
-        dims = _shape_args(dims)
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {self.ndim} dims of "
+        ndim = self.array.ndim
+        axes = range(ndim)
+        dims = tuple(d + ndim if d < 0 else d for d in _shape_args(dims))
+        if sorted(dims) != list(axes):  # (an out-of-range dim never matches)
+            raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {ndim} dims of "
                                f"a tensor of shape {self.shape}")
-        dims = tuple(d % self.ndim for d in dims)
-        if dims == tuple(range(self.ndim)):
+        if dims == tuple(axes):
             return self
         return ops.Permute.apply(self, dims=dims)
 
@@ -760,7 +758,7 @@ def _shape_args(shape):
     """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    return tuple(map(int, shape))
 
 
 def _index_arrays(index, tensor):
