@@ -91,6 +91,17 @@ def test_errors_name_the_operation_and_what_was_expected():
         x.expand(3, 3)
     with pytest.raises(RuntimeError, match="permute: dims"):
         x.permute(0, 0)
+    with pytest.raises(RuntimeError, match="permute: dims"):
+        x.permute(0, 2)
+    with pytest.raises(RuntimeError, match="permute: dims"):
+        x.permute(-3, 1)
+    with pytest.raises(IndexError, match=r"transpose: dim -3 is out of range for a tensor with 2 dims"):
+        x.transpose(-3, 0)
+    with pytest.raises(IndexError, match=r"max: dim 1 is out of range for a tensor with 0 dims \(expected to be "
+                                         r"in range of \[-1, 0\]\)"):
+        tg.tensor(3.0).max(dim=1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
+    assert tg.tensor(3.0).max(dim=-1).values.item() == 3.0
+    assert x.permute(-1, 0).shape == (3, 2) and x.transpose(-1, -2).shape == (3, 2)
     with pytest.raises(IndexError):
         x[5]
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
