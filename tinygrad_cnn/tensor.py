@@ -649,11 +649,11 @@ class Tensor:
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def permute(self, *dims):
-        ndim = self.array.ndim
+        ndim, requested = self.array.ndim, _shape_args(dims)
         axes = range(ndim)
-        dims = tuple(d + ndim if d < 0 else d for d in _shape_args(dims))
+        dims = tuple(d + ndim if d < 0 else d for d in requested)
         if sorted(dims) != list(axes):  # (an out-of-range dim never matches)
-            raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {ndim} dims of "
+            raise RuntimeError(f"permute: dims {list(requested)} are not a permutation of the {ndim} dims of "
                                f"a tensor of shape {self.shape}")
         if dims == tuple(axes):
             return self

@@ -116,7 +116,7 @@ class Col2Im(Function):
 
     def _add_shifted(self, windows):
         """A loop of in-place strided-slice additions (through views: one operation each, no write-back)."""
-        n, oh, ow, kh, kw, c = windows.shape
+        _, oh, ow, kh, kw, _ = windows.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         out = self._padded_output(windows)
         out_nhwc = out.transpose(0, 2, 3, 1)
@@ -139,7 +139,7 @@ class Col2Im(Function):
         where none does) and sums them. Four operations instead of one add per kernel position (25
         for a 5x5 kernel), for about the same memory traffic."""
         n, oh, ow, kh, kw, c = windows.shape
-        (h, w) = self.input_size
+        h, w = self.input_size
         xp = module_of(windows)
         flat = windows.reshape(n, oh * ow * kh * kw, c)
         with_zero = xp.concatenate([flat, xp.zeros((n, 1, c), windows.dtype)], axis=1)
