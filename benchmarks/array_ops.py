@@ -7,8 +7,8 @@ arithmetic), so this count is the number to bring down for the CuPy backend, and
 measured without a GPU: the step runs on NumPy arrays of a subclass that counts every ufunc
 call (``a + b``, ``x.sum()``), array function (``where``, ``concatenate``), copying method
 (``astype``, ``copy``, ``argmax``, writes through ``[...] =``) and array creation. It runs once
-with the CPU's strategies and once with the GPU's (``backend.is_launch_bound`` answering
-True), which is what a CuPy step launches, give or take CuPy's own internals.
+along the CPU's code paths and once along the GPU's (``tinygrad_cnn.testing.gpu_code_paths``),
+which is what a CuPy step launches, give or take CuPy's own internals.
 """
 import argparse
 import collections
@@ -21,6 +21,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import autograd
 from tinygrad_cnn.models import LeNet5
+from tinygrad_cnn.testing import gpu_code_paths
 
 counts = collections.Counter()  # (source line or operation name) -> number of array operations
 counting = False
@@ -102,22 +103,6 @@ def counted_creation():
             setattr(np, name, plain)
 
 
-@contextlib.contextmanager
-def gpu_strategies(enabled):
-    """Make the primitives choose what they choose on a GPU, while computing with NumPy."""
-    modules = [m for name, m in list(sys.modules.items())
-               if name.startswith("tinygrad_cnn.") and name != "tinygrad_cnn.backend" and hasattr(m, "is_launch_bound")]
-    originals = [m.is_launch_bound for m in modules]
-    if enabled:
-        for m in modules:
-            m.is_launch_bound = lambda array: True
-    try:
-        yield
-    finally:
-        for m, original in zip(modules, originals):
-            m.is_launch_bound = original
-
-
 def count_step(batch_norm, gpu, batch=8):
     """(primitives applied, array operations) in the third of three training steps."""
     global counting
@@ -140,7 +125,7 @@ def count_step(batch_norm, gpu, batch=8):
 
     autograd.Function.__call__ = call
     try:
-        with gpu_strategies(gpu), counted_creation():
+        with gpu_code_paths() if gpu else contextlib.nullcontext(), counted_creation():
             for step in range(3):  # the first steps create the momentum buffers
                 counting = step == 2
                 optimizer.zero_grad()
@@ -161,13 +146,13 @@ def main():
     args = parser.parse_args()
     group_by = args.by
     print("array operations in one LeNet-5 training step (forward, backward, SGD with momentum)")
-    print(f"{'':22s} {'primitives':>10s} {'CPU strategies':>15s} {'GPU strategies':>15s}")
+    print(f"{'':22s} {'primitives':>10s} {'CPU code paths':>15s} {'GPU code paths':>15s}")
     for batch_norm in (False, True):
         applied, on_cpu = count_step(batch_norm, gpu=False)
         _, on_gpu = count_step(batch_norm, gpu=True)
         print(f"{'with' if batch_norm else 'without':>7s} batch norm    {applied:10d} {on_cpu:15d} {on_gpu:15d}")
     count_step(args.batch_norm, gpu=True)
-    print(f"\nGPU strategies{', with batch norm' if args.batch_norm else ''}, by {args.by}:")
+    print(f"\nGPU code paths{', with batch norm' if args.batch_norm else ''}, by {args.by}:")
     for where, n in counts.most_common(args.top):
         print(f"  {n:4d}  {where}")
 

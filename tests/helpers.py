@@ -1,6 +1,4 @@
 """Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs."""
-import sys
-
 import numpy as np
 import pytest
 
@@ -14,14 +12,6 @@ except ImportError:  # the comparisons skip, with their reason shown in the summ
 
 requires_torch = pytest.mark.skipif(
     torch is None, reason="PyTorch is not installed, so comparisons with it are skipped (pip install torch==2.13.0)")
-
-
-def use_gpu_strategies(monkeypatch):
-    """Make every primitive choose what it chooses on a GPU (``is_launch_bound`` answers True), on NumPy arrays."""
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("tinygrad_cnn.") and hasattr(module, "is_launch_bound"):
-            if module.__name__ != "tinygrad_cnn.backend":
-                monkeypatch.setattr(module, "is_launch_bound", lambda array: True)
 
 
 def tg_inputs(arrays, device="cpu", requires_grad=True):

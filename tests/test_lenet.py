@@ -1,4 +1,6 @@
 """The whole LeNet-5 (with and without batch norm) against a PyTorch twin with copied weights."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,9 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.models import LeNet5
 
-from .helpers import requires_torch, torch, use_gpu_strategies
+from tinygrad_cnn.testing import gpu_code_paths
+
+from .helpers import requires_torch, torch
 
 if torch is not None:
     class TorchLeNet5(torch.nn.Module):
@@ -60,12 +64,15 @@ def test_outputs_loss_and_every_gradient_match_torch(batch_norm):
 @requires_torch
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batchnorm"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("strategies", ["cpu", "gpu"], ids=["cpu-strategies", "gpu-strategies"])
-def test_parameters_after_five_steps_match_torch(batch_norm, optimizer, strategies, monkeypatch):
+@pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-code-paths", "gpu-code-paths"])
+def test_parameters_after_five_steps_match_torch(batch_norm, optimizer, paths):
     """In float64, so that five steps of float32 rounding (amplified by batch norm) do not blur the comparison.
-    Also with the strategies the primitives choose on a GPU, run here with NumPy."""
-    if strategies == "gpu":
-        use_gpu_strategies(monkeypatch)
+    Also along the code paths the primitives take on a GPU, run here with NumPy."""
+    with gpu_code_paths() if paths == "gpu" else contextlib.nullcontext():
+        _five_steps_match_torch(batch_norm, optimizer)
+
+
+def _five_steps_match_torch(batch_norm, optimizer):
     ours, theirs = _twins(batch_norm)
     ours.double(), theirs.double()
     if optimizer == "sgd":

@@ -1,4 +1,6 @@
 """im2col/col2im (F.unfold/F.fold): PyTorch's layout and numbers, adjointness, gradients."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,7 +10,9 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.testing import strategies as S
 
-from .helpers import check_gradients, compare_with_torch, requires_torch, torch, use_gpu_strategies
+from tinygrad_cnn.testing import gpu_code_paths
+
+from .helpers import check_gradients, compare_with_torch, requires_torch, torch
 
 
 def _args(g):
@@ -42,12 +46,10 @@ def test_unfold_and_fold_are_adjoint(g, seed):
 
 
 @requires_torch
-@pytest.mark.parametrize("strategies", ["cpu", "gpu"], ids=["cpu-strategies", "gpu-strategies"])
+@pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-code-paths", "gpu-code-paths"])
 @given(g=S.conv_geometries())
-def test_unfold_and_fold_match_torch(strategies, g):
-    with pytest.MonkeyPatch.context() as monkeypatch:  # (a function-scoped fixture would span all examples)
-        if strategies == "gpu":
-            use_gpu_strategies(monkeypatch)
+def test_unfold_and_fold_match_torch(paths, g):
+    with gpu_code_paths() if paths == "gpu" else contextlib.nullcontext():
         _unfold_and_fold_match_torch(g)
 
 
