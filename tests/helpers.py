@@ -1,9 +1,11 @@
-"""Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs."""
+"""Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs, the GPU's code paths on the CPU."""
+import contextlib
+
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn.testing import gradcheck, gradgradcheck
+from tinygrad_cnn.testing import gpu_code_paths, gradcheck, gradgradcheck
 
 try:
     import torch
@@ -12,6 +14,15 @@ except ImportError:  # the comparisons skip, with their reason shown in the summ
 
 requires_torch = pytest.mark.skipif(
     torch is None, reason="PyTorch is not installed, so comparisons with it are skipped (pip install torch==2.13.0)")
+
+
+# For property tests (where a function-scoped fixture would span all examples): run once along
+# the CPU's code paths and once along the GPU's, inside ``with code_paths(paths):``.
+both_code_paths = pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-code-paths", "gpu-code-paths"])
+
+
+def code_paths(paths):
+    return gpu_code_paths() if paths == "gpu" else contextlib.nullcontext()
 
 
 def tg_inputs(arrays, device="cpu", requires_grad=True):

@@ -9,7 +9,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.testing import strategies as S
 
-from .helpers import check_gradients, compare_with_torch, requires_torch, torch
+from .helpers import both_code_paths, check_gradients, code_paths, compare_with_torch, requires_torch, torch
 
 TF = torch.nn.functional if torch is not None else None
 
@@ -37,10 +37,12 @@ def test_conv2d_second_derivative(g, data):
 
 
 @requires_torch
+@both_code_paths
 @given(g=S.conv_geometries(groups=True), data=st.data())
-def test_conv2d_matches_torch(g, data):
-    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(g)),
-                       lambda x, w, b: TF.conv2d(x, w, b, **_conv_args(g)), list(_conv_arrays(g, data)))
+def test_conv2d_matches_torch(paths, g, data):
+    with code_paths(paths):
+        compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(g)),
+                           lambda x, w, b: TF.conv2d(x, w, b, **_conv_args(g)), list(_conv_arrays(g, data)))
 
 
 def test_conv2d_float32_depthwise_and_same_padding_match_torch(device):
@@ -72,9 +74,15 @@ def test_avg_pool2d_gradient(g, include, data):
 
 
 @requires_torch
+@both_code_paths
 @given(g=S.pool_geometries(), include=st.booleans(), dilation=st.integers(1, 2), data=st.data())
-def test_pooling_matches_torch(g, include, dilation, data):
+def test_pooling_matches_torch(paths, g, include, dilation, data):
     x = data.draw(S.arrays((g["n"], g["c"], g["h"], g["w"]), distinct=True, margin=0.001, low=-3, high=3))
+    with code_paths(paths):
+        _pooling_matches_torch(x, g, include, dilation)
+
+
+def _pooling_matches_torch(x, g, include, dilation):
     compare_with_torch(lambda t: F.avg_pool2d(t, **_pool_args(g), count_include_pad=include),
                        lambda t: TF.avg_pool2d(t, **_pool_args(g), count_include_pad=include), [x])
     fits = all(n + 2 * p >= dilation * (k - 1) + 1 for n, k, p in zip((g["h"], g["w"]), g["kernel"], g["padding"]))

@@ -1,6 +1,4 @@
 """The whole LeNet-5 (with and without batch norm) against a PyTorch twin with copied weights."""
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -8,9 +6,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.models import LeNet5
 
-from tinygrad_cnn.testing import gpu_code_paths
-
-from .helpers import requires_torch, torch
+from .helpers import both_code_paths, code_paths, requires_torch, torch
 
 if torch is not None:
     class TorchLeNet5(torch.nn.Module):
@@ -64,11 +60,11 @@ def test_outputs_loss_and_every_gradient_match_torch(batch_norm):
 @requires_torch
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batchnorm"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-code-paths", "gpu-code-paths"])
+@both_code_paths
 def test_parameters_after_five_steps_match_torch(batch_norm, optimizer, paths):
     """In float64, so that five steps of float32 rounding (amplified by batch norm) do not blur the comparison.
     Also along the code paths the primitives take on a GPU, run here with NumPy."""
-    with gpu_code_paths() if paths == "gpu" else contextlib.nullcontext():
+    with code_paths(paths):
         _five_steps_match_torch(batch_norm, optimizer)
 
 

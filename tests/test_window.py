@@ -1,6 +1,4 @@
 """im2col/col2im (F.unfold/F.fold): PyTorch's layout and numbers, adjointness, gradients."""
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,9 +8,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.testing import strategies as S
 
-from tinygrad_cnn.testing import gpu_code_paths
-
-from .helpers import check_gradients, compare_with_torch, requires_torch, torch
+from .helpers import both_code_paths, check_gradients, code_paths, compare_with_torch, requires_torch, torch
 
 
 def _args(g):
@@ -46,10 +42,10 @@ def test_unfold_and_fold_are_adjoint(g, seed):
 
 
 @requires_torch
-@pytest.mark.parametrize("paths", ["cpu", "gpu"], ids=["cpu-code-paths", "gpu-code-paths"])
+@both_code_paths
 @given(g=S.conv_geometries())
 def test_unfold_and_fold_match_torch(paths, g):
-    with gpu_code_paths() if paths == "gpu" else contextlib.nullcontext():
+    with code_paths(paths):
         _unfold_and_fold_match_torch(g)
 
 
