@@ -6,9 +6,10 @@ At LeNet's size a GPU step is bound by launches (each costs more host time than 
 arithmetic), so this count is the number to bring down for the CuPy backend, and it can be
 measured without a GPU: the step runs on NumPy arrays of a subclass that counts every ufunc
 call (``a + b``, ``x.sum()``), array function (``where``, ``concatenate``), copying method
-(``astype``, ``copy``, ``argmax``, writes through ``[...] =``) and array creation. It runs once
-along the CPU's code paths and once along the GPU's (``tinygrad_cnn.testing.gpu_code_paths``),
-which is what a CuPy step launches, give or take CuPy's own internals.
+(``astype``, ``copy``, ``argmax``, a ``reshape`` that copies, writes through ``[...] =``) and
+array creation. It runs once along the CPU's code paths and once along the GPU's
+(``tinygrad_cnn.testing.gpu_code_paths``), which is what a CuPy step launches, give or take
+CuPy's own internals.
 """
 import argparse
 import collections
