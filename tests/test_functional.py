@@ -250,6 +250,16 @@ def test_other_functions_match_torch(name, device):
     compare_with_torch(ours, theirs, [x], device)
 
 
+@requires_torch
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_relus_pass_nan_and_zero_as_torch_does(name, device):
+    """NaN goes through (forward and gradient) and the gradient at exactly 0 is torch's."""
+    x = np.array([np.nan, -1.0, 0.0, 2.0, -0.0])
+    ours, theirs = {"relu": (F.relu, TF.relu),
+                    "leaky_relu": (lambda t: F.leaky_relu(t, 0.2), lambda t: TF.leaky_relu(t, 0.2))}[name]
+    compare_with_torch(ours, theirs, [x], device)
+
+
 def test_dropout_scales_kept_units_and_is_identity_in_eval():
     x = tg.ones(1000)
     y = F.dropout(x, 0.25, training=True)
