@@ -503,6 +503,9 @@ class Tensor:
     def sigmoid(self):
         return ops.Sigmoid.apply(self._float_input())
 
+    def erf(self):
+        return ops.Erf.apply(self._float_input())
+
     def square(self):
         return self * self
 

@@ -128,6 +128,79 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-d transposed convolution: conv2d's input gradient run forward, so one matrix product then col2im.
+
+    conv2d makes windows = im2col(x) and multiplies them by W; its input gradient is
+    col2im(g @ W^T). Here each input pixel's channels times the weight (in, out, KH, KW) give
+    the KH x KW window it paints in the output, and col2im adds overlapping windows up: no new
+    backward pass is needed, the gradient comes from matmul's and col2im's (col2im's is im2col).
+    Output size: (H - 1) * stride - 2 * padding + dilation * (K - 1) + output_padding + 1.
+    """
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    output_padding, dilation = _pair(output_padding, "output_padding"), _pair(dilation, "dilation")
+    x, unbatched = _batched(input, "conv_transpose2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: weight must be 4-d (in_channels, out_channels/groups, KH, KW), got "
+                         f"shape {tuple(weight.shape)}")
+    in_channels, out_per_group, kh, kw = weight.shape
+    n, c, h, w = x.shape
+    if groups < 1 or in_channels % groups:
+        raise ValueError(f"conv_transpose2d: in_channels ({in_channels}) must be divisible by groups ({groups})")
+    if c != in_channels:
+        raise ValueError(f"conv_transpose2d: input has {c} channels but weight expects {in_channels} "
+                         f"(weight shape {tuple(weight.shape)})")
+    out_channels = out_per_group * groups
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"conv_transpose2d: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"conv_transpose2d: stride {stride} and dilation {dilation} must be positive, padding "
+                         f"{padding} and output_padding {output_padding} non-negative")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than either stride "
+                             f"{stride} or dilation {dilation}")
+    out_size = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i, s, p, d, k, op in
+                     zip((h, w), stride, padding, dilation, (kh, kw), output_padding))
+    if min(out_size) < 1:
+        raise RuntimeError(f"conv_transpose2d: a {kh}x{kw} kernel with stride {stride}, padding {padding} and "
+                           f"dilation {dilation} gives a {out_size[0]}x{out_size[1]} output for a {h}x{w} input, "
+                           f"which is too small")
+    with scope("conv_transpose2d", (("k", (kh, kw)), ("s", stride), ("p", padding), ("d", dilation),
+                                    ("g", groups))):
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # one row of channels per input pixel
+        if groups == 1:
+            weight_matrix = weight.permute(0, 2, 3, 1).reshape(c, kh * kw * out_channels)
+            windows = rows @ weight_matrix  # (N*H*W, KH*KW*O): the window each pixel paints
+        else:
+            per_group = c // groups
+            rows = rows.reshape(n * h * w, groups, per_group).permute(1, 0, 2)
+            weight_matrix = weight.reshape(groups, per_group, out_per_group, kh, kw).permute(0, 1, 3, 4, 2)
+            weight_matrix = weight_matrix.reshape(groups, per_group, kh * kw * out_per_group)
+            windows = (rows @ weight_matrix).reshape(groups, n * h * w, kh, kw, out_per_group).permute(1, 2, 3, 0, 4)
+        windows = windows.reshape(n, h, w, kh, kw, out_channels)
+        out = _col2im_output(windows, out_size, (kh, kw), stride, padding, output_padding, dilation)
+        if bias is not None:
+            out = out + bias.reshape(1, out_channels, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def _col2im_output(windows, out_size, kernel, stride, padding, output_padding, dilation):
+    """col2im of a transposed convolution's windows into its (N, O, OH, OW) output."""
+    if all(op < s for op, s in zip(output_padding, stride)):  # col2im's own padding crops exactly right
+        return ops.Col2Im.apply(windows, input_size=out_size, kernel=kernel, stride=stride, padding=padding,
+                                dilation=dilation)
+    # output_padding >= stride (allowed when below the dilation): every window at full size, then crop
+    (h, w), (kh, kw) = windows.shape[1:3], kernel
+    full = tuple((i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip((h, w), stride, dilation, kernel))
+    out = ops.Col2Im.apply(windows, input_size=full, kernel=kernel, stride=stride, padding=(0, 0), dilation=dilation)
+    extra = [max(0, p + o - f) for p, o, f in zip(padding, out_size, full)]
+    if any(extra):
+        out = pad(out, (0, extra[1], 0, extra[0]))
+    (ph, pw), (oh, ow) = padding, out_size
+    return out[:, :, ph:ph + oh, pw:pw + ow]
+
+
 def _string_padding(x, padding, kernel, stride, dilation):
     """Resolve padding="valid"/"same" to (input, symmetric padding), padding unevenly where needed."""
     if padding == "valid":
@@ -251,6 +324,108 @@ def adaptive_avg_pool2d(input, output_size):
     return out.squeeze(0) if unbatched else out
 
 
+# ---- resampling ---------------------------------------------------------------------
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims (N, C, *spatial), as ``torch.nn.functional.interpolate``.
+
+    Composed per spatial axis: "nearest"/"nearest-exact" pick source indices (getitem, whose
+    backward adds the gradient back where each value came from); "linear"/"bilinear"/"trilinear"
+    multiply by a small interpolation matrix (matmul), two neighbours per output with weights
+    1 - t and t. Source positions follow PyTorch: (i + 0.5) * scale - 0.5, or i * (in - 1) / (out - 1)
+    with ``align_corners=True``.
+    """
+    spatial = input.ndim - 2
+    if spatial not in (1, 2, 3):
+        raise ValueError(f"interpolate: expected a 3-d, 4-d or 5-d input (N, C, *spatial), got shape "
+                         f"{tuple(input.shape)}")
+    if mode not in ("nearest", "nearest-exact", *_LINEAR_MODES):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, nearest-exact, linear, "
+                                  f"bilinear, trilinear)")
+    if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != spatial:
+        raise NotImplementedError(f"interpolate: mode {mode!r} needs a {_LINEAR_MODES[mode] + 2}-d input, got "
+                                  f"a {input.ndim}-d input of shape {tuple(input.shape)}")
+    if align_corners is not None and mode not in _LINEAR_MODES:
+        raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    out_size, scales = _interpolation_sizes(input.shape[2:], size, scale_factor, recompute_scale_factor)
+    with scope("interpolate", (("mode", mode), ("size", out_size))):
+        out = input
+        for axis, (n_in, n_out, scale) in enumerate(zip(input.shape[2:], out_size, scales), start=2):
+            if mode in _LINEAR_MODES:
+                out = _resample_axis(out, axis, _linear_matrix(n_in, n_out, scale, bool(align_corners), out))
+            else:
+                out = out[(slice(None),) * axis + (_nearest_indices(n_in, n_out, scale, mode),)]
+    return out
+
+
+def _interpolation_sizes(in_size, size, scale_factor, recompute_scale_factor):
+    """(output size, scale per axis) where scale maps output to input coordinates, as PyTorch."""
+    if size is None and scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    spatial = len(in_size)
+    if size is not None:
+        out = (size,) * spatial if isinstance(size, int) else tuple(size)
+        if len(out) != spatial:
+            raise ValueError(f"interpolate: size {size} has {len(out)} values but the input has {spatial} "
+                             f"spatial dims")
+        if min(out) < 1:
+            raise ValueError(f"interpolate: output size {out} must be positive")
+        return out, tuple(i / o for i, o in zip(in_size, out))
+    factors = (scale_factor,) * spatial if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+    if len(factors) != spatial:
+        raise ValueError(f"interpolate: scale_factor {scale_factor} has {len(factors)} values but the input has "
+                         f"{spatial} spatial dims")
+    if min(factors) <= 0:
+        raise ValueError(f"interpolate: scale_factor {scale_factor} must be positive")
+    out = tuple(math.floor(i * f) for i, f in zip(in_size, factors))
+    if min(out) < 1:
+        raise ValueError(f"interpolate: scale_factor {scale_factor} gives an empty output for spatial size "
+                         f"{tuple(in_size)}")
+    if recompute_scale_factor:
+        return out, tuple(i / o for i, o in zip(in_size, out))
+    return out, tuple(1.0 / f for f in factors)
+
+
+def _nearest_indices(n_in, n_out, scale, mode):
+    np = backend.numpy_module()
+    offset = 0.5 if mode == "nearest-exact" else 0.0
+    return np.minimum(np.floor((np.arange(n_out) + offset) * scale).astype(np.int64), n_in - 1)
+
+
+def _linear_matrix(n_in, n_out, scale, align_corners, like):
+    """(n_out, n_in) weights of linear interpolation: row i has 1 - t at floor(src) and t at the next index."""
+    np = backend.numpy_module()
+    i = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = i * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        src = np.maximum((i + 0.5) * scale - 0.5, 0.0)
+    low = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    high = np.minimum(low + 1, n_in - 1)
+    t = src - low
+    matrix = np.zeros((n_out, n_in))
+    np.add.at(matrix, (np.arange(n_out), low), 1.0 - t)
+    np.add.at(matrix, (np.arange(n_out), high), t)
+    return Tensor._from_array(backend.to_device(matrix.astype(like.dtype), like.device))
+
+
+def _resample_axis(x, axis, matrix):
+    """x with its ``axis`` replaced by ``matrix @`` that axis (one matrix product)."""
+    if axis == x.ndim - 1:
+        return x @ matrix.t()
+    if axis == x.ndim - 2:
+        return matrix @ x
+    return (x.transpose(axis, -1) @ matrix.t()).transpose(axis, -1)
+
+
 # ---- normalisation ------------------------------------------------------------------
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation from mean and var.
@@ -295,6 +470,56 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample's channels in ``num_groups`` groups with the group's mean and biased
+    variance (no running statistics: the same in training and eval), then scale and shift per channel."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input with at least 2 dims (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    n, channels = input.shape[:2]
+    if num_groups < 1 or channels % num_groups:
+        raise ValueError(f"group_norm: expected number of channels in input to be divisible by num_groups, but got "
+                         f"input of shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ValueError(f"group_norm: {name} should have shape ({channels},) for an input with {channels} "
+                             f"channels, got {tuple(t.shape)}")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    with scope("group_norm", (("groups", num_groups), ("eps", eps))):
+        groups = input.reshape(n, num_groups, -1)
+        mean = groups.mean(2, keepdim=True)
+        var = groups.var(2, correction=0, keepdim=True)
+        out = ((groups - mean) * (var + eps).rsqrt()).reshape(input.shape)
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims of each sample with their mean and
+    biased variance, then scale and shift elementwise by ``weight`` and ``bias`` of that shape."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
+        raise RuntimeError(f"layer_norm: given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size {list(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} should have shape {normalized_shape}, got {tuple(t.shape)}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    with scope("layer_norm", (("shape", normalized_shape), ("eps", eps))):
+        mean = input.mean(dims, keepdim=True)
+        var = input.var(dims, correction=0, keepdim=True)
+        out = (input - mean) * (var + eps).rsqrt()
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+    return out
+
+
 # ---- dense layers and activations -----------------------------------------------------
 def linear(input, weight, bias=None):
     """y = x W^T + b."""
@@ -317,6 +542,71 @@ def relu(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     with scope("leaky_relu", (("slope", negative_slope),)):
         return where(input > 0, input, input * negative_slope)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val); the gradient is 0 at and beyond the limits, as PyTorch."""
+    with scope("hardtanh", (("min", min_val), ("max", max_val))):
+        inside = (input > min_val) & (input < max_val)
+        return where(inside, input, input.detach().clamp(min_val, max_val))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (e^x - 1) otherwise."""
+    with scope("elu", (("alpha", alpha),)):
+        return where(input > 0, input, (input.clamp(max=0.0).exp() - 1.0) * alpha)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) with Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt 2)), or PyTorch's
+    approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    with scope("gelu", (("approximate", approximate),)):
+        if approximate == "tanh":
+            inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+            return input * 0.5 * (inner.tanh() + 1.0)
+        return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1.0)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    with scope("silu"):
+        return input * input.sigmoid()
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    with scope("mish"):
+        return input * softplus(input).tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch).
+    Written as z + log(1 + e^-z) for z > 0 and log(1 + e^z) otherwise, so no exp overflows."""
+    with scope("softplus", (("beta", beta),)):
+        z = input * beta
+        positive = z + ((-z.clamp(min=0.0)).exp() + 1.0).log()
+        negative = (z.clamp(max=0.0).exp() + 1.0).log()
+        return where(z > threshold, input, where(z > 0, positive, negative) / beta)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6; the gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, as PyTorch."""
+    with scope("hardsigmoid"):
+        inside = (input > -3.0) & (input < 3.0)
+        return where(inside, input / 6.0 + 0.5, (input.detach() >= 3.0).to(input.dtype))
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6, with PyTorch's gradient at the kinks (x <= -3: 0, x < 3: x/3 + 1/2, else 1)."""
+    with scope("hardswish"):
+        middle = input * (input + 3.0) / 6.0
+        return where(input <= -3.0, 0.0, where(input < 3.0, middle, input))
 
 
 def sigmoid(input):

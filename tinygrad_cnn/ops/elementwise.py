@@ -1,7 +1,9 @@
 """Elementwise primitives. Binary ones broadcast; their backward sums the gradient back
 to each input's shape (``unbroadcast``)."""
 from ..autograd import Function
-from ..backend import is_launch_bound, module_of, scalar
+import math
+
+from ..backend import erf, is_launch_bound, module_of, scalar
 from ..tensor import Tensor
 from .reduce import unbroadcast
 
@@ -219,6 +221,19 @@ class Sigmoid(Function):
         (y,) = self.saved_arrays()
         y = self.as_output(y)
         return (g * y * (1.0 - y),)
+
+
+class Erf(Function):
+    """y = erf(x);  dx = g * 2/sqrt(pi) * e^(-x^2)."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        return erf(x)
+
+    def backward(self, g):
+        (x,) = self.saved_arrays()
+        x = self.as_input(0, x)
+        return (g * (-(x * x)).exp() * (2.0 / math.sqrt(math.pi)),)
 
 
 class Cast(Function):
