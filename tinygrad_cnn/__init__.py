@@ -23,7 +23,12 @@ bool = backend.bool_
 
 __version__ = "0.1.0"
 
+from .functions import (  # noqa: E402  (torch.* functions that mirror a Tensor method)
+    abs, all, allclose, amax, amin, any, argmax, argmin, bmm, broadcast_to, chunk, clamp, clip, equal, erf, exp,
+    flatten, log, log_softmax, logsumexp, matmul, max, mean, min, mm, permute, pow, relu, reshape, rsqrt, sigmoid,
+    sign, softmax, split, sqrt, square, squeeze, std, sum, t, tanh, transpose, unflatten, unsqueeze, var,
+)
 from . import nn, testing  # noqa: E402  (as torch.nn is there after `import torch`)
-from . import models, optim  # noqa: E402
+from . import data, models, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
