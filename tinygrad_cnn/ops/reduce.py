@@ -34,7 +34,7 @@ class Sum(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return x.sum(axis=self.dims, keepdims=self.keepdim)
+        return _sum(x, self.dims, self.keepdim)
 
     def backward(self, g):
         return (g.reshape(_kept_shape(self.in_shape, self.dims)).expand(self.in_shape),)
@@ -51,7 +51,7 @@ class Mean(Function):
     def forward(self, x):
         self.in_shape = x.shape
         self.count = _count(x.shape, self.dims)
-        return x.mean(axis=self.dims, keepdims=self.keepdim)
+        return _sum(x, self.dims, self.keepdim) / x.dtype.type(self.count)
 
     def backward(self, g):
         return ((g / self.count).reshape(_kept_shape(self.in_shape, self.dims)).expand(self.in_shape),)
@@ -66,13 +66,13 @@ class Var(Function):
         self.dims, self.correction, self.keepdim = dims, correction, keepdim
 
     def forward(self, x):
-        mean = x.mean(axis=self.dims, keepdims=True)
+        mean = _sum(x, self.dims, True) / x.dtype.type(_count(x.shape, self.dims))
         self.saved = (x, mean)
         self.in_shape = x.shape
         self.divisor = _count(x.shape, self.dims) - self.correction
         centered = x - mean
         centered *= centered
-        return centered.sum(axis=self.dims, keepdims=self.keepdim) / self.divisor
+        return _sum(centered, self.dims, self.keepdim) / x.dtype.type(self.divisor)
 
     def backward(self, g):
         x, mean = self.saved_arrays()
@@ -157,6 +157,20 @@ def _first_max(x, dim, xp):
         better *= k
         xp.maximum(index, better, out=index)
     return best, index
+
+
+def _sum(x, dims, keepdim):
+    """Sum over ``dims``; on the CPU a float32 sum accumulates in float64 (through einsum, which
+    is faster than ``sum(dtype=float64)`` and than numpy's own float32 sum along strided axes).
+    NumPy's float32 sum adds along a strided axis one element after another, and a long sum whose
+    terms mostly cancel (the bias gradient of a batch norm deep in a ResNet) then keeps only a
+    few correct digits. CuPy's tree reduction does not have that problem."""
+    if x.dtype.kind != "f" or x.dtype.itemsize >= 8 or is_launch_bound(x):
+        return x.sum(axis=dims, keepdims=keepdim)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:x.ndim]
+    kept = "".join(letter for i, letter in enumerate(letters) if i not in dims)
+    out = module_of(x).einsum(f"{letters}->{kept}", x, dtype=float).astype(x.dtype)
+    return out.reshape(_kept_shape(x.shape, dims)) if keepdim else out
 
 
 def _count(shape, dims):
