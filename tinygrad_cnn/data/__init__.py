@@ -1,8 +1,10 @@
-"""Datasets and batching: Dataset, TensorDataset, DataLoader, the embedded digits and MNIST."""
+"""Datasets and batching: Dataset, TensorDataset, DataLoader, the embedded digits, MNIST and CIFAR-10."""
 from . import transforms
+from .cifar import CIFAR10
 from .dataset import DataLoader, Dataset, Subset, TensorDataset
 from .digits import digits
-from .mnist import MNIST, DownloadError, read_idx
+from .download import DownloadError
+from .mnist import MNIST, read_idx
 
-__all__ = ["DataLoader", "Dataset", "DownloadError", "MNIST", "Subset", "TensorDataset", "digits", "read_idx",
-           "transforms"]
+__all__ = ["CIFAR10", "DataLoader", "Dataset", "DownloadError", "MNIST", "Subset", "TensorDataset", "digits",
+           "read_idx", "transforms"]

@@ -1,14 +1,12 @@
 """MNIST from the standard IDX files (gzipped or not), with a checked, atomic download."""
 import gzip
-import hashlib
 import os
-import tempfile
-import urllib.error
 import urllib.request
 
 import numpy as np
 
 from .dataset import TensorDataset
+from .download import download
 from .digits import MEAN, STD
 
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
@@ -23,10 +21,6 @@ FILES = {  # name: (md5, sha256)
                                   "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
 }
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
-
-
-class DownloadError(RuntimeError):
-    """No mirror gave a file with the right checksum."""
 
 
 def read_idx(path, expected_magic):
@@ -65,41 +59,10 @@ def _find(root, stem):
     return None
 
 
-def _checksums_match(path, md5, sha256):
-    h_md5, h_sha = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h_md5.update(chunk)
-            h_sha.update(chunk)
-    return h_md5.hexdigest() == md5 and h_sha.hexdigest() == sha256
-
-
 def download_file(name, root, mirrors=MIRRORS, opener=urllib.request.urlopen, timeout=30):
     """Fetch one MNIST file into ``root``, trying each mirror; verified by MD5 and SHA-256, written atomically."""
     md5, sha256 = FILES[name]
-    os.makedirs(root, exist_ok=True)
-    errors = []
-    for mirror in mirrors:
-        handle, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(handle, "wb") as out, opener(mirror + name, timeout=timeout) as response:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
-                    out.write(chunk)
-            if not _checksums_match(tmp, md5, sha256):
-                errors.append(f"{mirror}: checksum mismatch")
-                continue
-            os.replace(tmp, os.path.join(root, name))
-            return os.path.join(root, name)
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            errors.append(f"{mirror}: {getattr(error, 'reason', error)}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    offline = all("checksum" not in e for e in errors)
-    if offline:
-        raise DownloadError(f"MNIST: could not download {name} (no network or no mirror answered: "
-                            f"{'; '.join(errors)}); place the files {', '.join(FILES)} in {root} by hand")
-    raise DownloadError(f"MNIST: no mirror gave a correct {name} ({'; '.join(errors)}); nothing was written")
+    return download(name, root, mirrors, md5, sha256, "MNIST", list(FILES), opener, timeout)
 
 
 def MNIST(root, train=True, download=False, normalize=True):
