@@ -16,7 +16,8 @@ class _Parser(argparse.ArgumentParser):
 def _train(args):
     from .training import TrainConfig, train
 
-    config = TrainConfig(data=args.data, root=args.root, epochs=args.epochs, batch_size=args.batch_size,
+    root = args.root or ("data/cifar10" if args.data == "cifar10" else "data/mnist")
+    config = TrainConfig(data=args.data, root=root, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr if args.lr is not None else (0.02 if args.optimizer == "sgd" else 1e-3),
                          optimizer=args.optimizer, schedule=args.schedule, batch_norm=args.batch_norm, seed=args.seed,
                          device=args.device, train_limit=args.train_limit, test_limit=args.test_limit)
@@ -24,7 +25,7 @@ def _train(args):
     if args.resume and not os.path.exists(args.resume):
         raise FileNotFoundError(f"checkpoint {args.resume} does not exist")
     try:
-        train(config, args.out, resume=args.resume, progress=not args.no_progress, download=args.download)
+        train(config, args.out or f"runs/{args.model}", resume=args.resume, progress=not args.no_progress, download=args.download)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -32,21 +33,25 @@ def _train(args):
 
 def _summary(args):
     from . import summary
-    from .models import LeNet5
+    from .models import LeNet5, resnet8
 
     if args.checkpoint:
         from .training import load_checkpoint, model_from_checkpoint
 
         model, _ = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    elif args.model == "resnet8":
+        model = resnet8(in_channels=args.input_size[0])
     else:
-        model = LeNet5(batch_norm=args.batch_norm)
+        model = LeNet5(in_channels=args.input_size[0], batch_norm=args.batch_norm)
     summary(model, tuple(args.input_size))
     return 0
 
 
 def _evaluate(args):
     from .data import DataLoader
-    from .training import TrainConfig, confusion_text, evaluate, load_checkpoint, load_datasets, model_from_checkpoint
+    from .training import (
+        MODELS, TrainConfig, confusion_text, evaluate, load_checkpoint, load_datasets, model_from_checkpoint,
+    )
     from .viz import plots
 
     _check_device(args.device)
@@ -58,7 +63,7 @@ def _evaluate(args):
     print(confusion_text(confusion))
     if args.out:
         if plots.have_matplotlib():
-            plots.plot_confusion(confusion, args.out, title=f"LeNet-5 on {data}: {accuracy:.2%}")
+            plots.plot_confusion(confusion, args.out, title=f"{MODELS[config.model]} on {data}: {accuracy:.2%}")
             print(f"wrote {args.out}")
         else:
             print("skipped the confusion-matrix picture: matplotlib is not installed (pip install 'tinygrad_cnn[plot]')")
@@ -81,15 +86,18 @@ def _check_device(device):
 
 
 def build_parser():
-    parser = _Parser(prog="tinygrad-cnn", description="Train, inspect and draw the lecture's LeNet-5.")
+    parser = _Parser(prog="tinygrad-cnn", description="Train, inspect and draw the lecture's LeNet-5 (and a ResNet-8).")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = commands.add_parser("train", help="train LeNet-5 (the main job)")
-    train.add_argument("--data", choices=["digits", "mnist", "mnist10k"], default="digits",
+    train = commands.add_parser("train", help="train LeNet-5 (the main job) or ResNet-8")
+    train.add_argument("--model", choices=["lenet5", "resnet8"], default="lenet5",
+                       help="lenet5: the lecture's table; resnet8: a CIFAR-style ResNet-8 (batch norm, residual adds)")
+    train.add_argument("--data", choices=["digits", "mnist", "mnist10k", "cifar10"], default="digits",
                        help="digits: embedded 8x8 digits (offline); mnist: IDX files in --root; "
-                            "mnist10k: the 10,000 MNIST test images, first 8,000 to train, last 2,000 to test")
-    train.add_argument("--root", default="data/mnist", help="folder with the MNIST IDX files")
-    train.add_argument("--download", action="store_true", help="download MNIST into --root if missing")
+                            "mnist10k: the 10,000 MNIST test images, first 8,000 to train, last 2,000 to test; "
+                            "cifar10: cifar-10-binary.tar.gz in --root (with --model resnet8)")
+    train.add_argument("--root", default=None, help="folder with the data files (default data/mnist or data/cifar10)")
+    train.add_argument("--download", action="store_true", help="download MNIST or CIFAR-10 into --root if missing")
     train.add_argument("--epochs", type=int, default=12)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=None, help="default 0.02 for sgd, 0.001 for adam")
@@ -99,14 +107,15 @@ def build_parser():
     train.add_argument("--batch-norm", action="store_true", help="batch norm after each conv")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    train.add_argument("--out", default="runs/lenet5", help="folder for checkpoint, model, metrics and curves")
+    train.add_argument("--out", default=None, help="folder for checkpoint, model, metrics and curves (default runs/MODEL)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
     train.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
     train.add_argument("--test-limit", type=int, default=0, help="use only the first N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
-    summary = commands.add_parser("summary", help="print LeNet-5's layer table")
+    summary = commands.add_parser("summary", help="print LeNet-5's (or ResNet-8's) layer table")
+    summary.add_argument("--model", choices=["lenet5", "resnet8"], default="lenet5")
     summary.add_argument("--checkpoint", help="a saved checkpoint.npz to summarise")
     summary.add_argument("--batch-norm", action="store_true")
     summary.add_argument("--input-size", type=int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"))
@@ -114,7 +123,7 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix of a checkpoint")
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k"], help="default: the checkpoint's")
+    evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k", "cifar10"], help="default: the checkpoint's")
     evaluate.add_argument("--root", help="default: the checkpoint's")
     evaluate.add_argument("--test-limit", type=int, default=0)
     evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

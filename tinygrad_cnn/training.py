@@ -1,4 +1,4 @@
-"""The main job: train LeNet-5 with progress bars, checkpoints, metrics and curves."""
+"""The main job: train LeNet-5 (or ResNet-8) with progress bars, checkpoints, metrics and curves."""
 import csv
 import os
 import time
@@ -6,15 +6,20 @@ from dataclasses import asdict, dataclass
 
 from . import backend, data, nn, optim, serialization
 from .autograd import no_grad
-from .models import LeNet5
+from .models import LeNet5, resnet8
 from .nn import functional as F
 from .viz import plots
 
 
+MODELS = {"lenet5": "LeNet-5", "resnet8": "ResNet-8"}  # --model: the name the log and checkpoints use
+DATASETS = ("digits", "mnist", "mnist10k", "cifar10")
+
+
 @dataclass
 class TrainConfig:
-    data: str = "digits"  # digits | mnist | mnist10k (the 10,000 test images: first 8,000 train, last 2,000 test)
+    data: str = "digits"  # digits | mnist | mnist10k (the 10,000 test images: first 8,000 train, last 2,000 test) | cifar10
     root: str = "data/mnist"
+    model: str = "lenet5"  # lenet5 | resnet8
     epochs: int = 12
     batch_size: int = 32
     lr: float = 0.02
@@ -40,8 +45,11 @@ def load_datasets(config, download=False):
         full = data.MNIST(config.root, train=False, download=download)
         images, labels = full.arrays
         train, test = data.TensorDataset(images[:8000], labels[:8000]), data.TensorDataset(images[8000:], labels[8000:])
+    elif config.data == "cifar10":
+        train = data.CIFAR10(config.root, train=True, download=download)
+        test = data.CIFAR10(config.root, train=False, download=download)
     else:
-        raise ValueError(f"unknown dataset {config.data!r} (expected digits, mnist or mnist10k)")
+        raise ValueError(f"unknown dataset {config.data!r} (expected {', '.join(DATASETS)})")
     if config.train_limit:
         train = data.TensorDataset(*(a[:config.train_limit] for a in train.arrays))
     if config.test_limit:
@@ -50,7 +58,17 @@ def load_datasets(config, download=False):
 
 
 def build_model(config):
-    return LeNet5(batch_norm=config.batch_norm).to(config.device)
+    """LeNet-5 (for 1x28x28 images) or ResNet-8 (any size; always with batch norm)."""
+    in_channels = 3 if config.data == "cifar10" else 1
+    if config.model == "lenet5":
+        if config.data == "cifar10":
+            raise ValueError("LeNet-5 is built for 1x28x28 images; train CIFAR-10 with --model resnet8")
+        return LeNet5(batch_norm=config.batch_norm).to(config.device)
+    if config.model == "resnet8":
+        if config.batch_norm:
+            raise ValueError("--batch-norm applies to lenet5 (resnet8 always has batch norm after every conv)")
+        return resnet8(in_channels=in_channels).to(config.device)
+    raise ValueError(f"unknown model {config.model!r} (expected {' or '.join(MODELS)})")
 
 
 def build_optimizer(config, model):
@@ -90,25 +108,29 @@ def evaluate(model, loader, classes=10):
 
 def save_checkpoint(path, model, optimizer, epoch, config, metrics):
     serialization.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                        "config": asdict(config), "metrics": metrics, "arch": "LeNet5"}, path)
+                        "config": asdict(config), "metrics": metrics, "arch": _ARCH[config.model]}, path)
+
+
+_ARCH = {"lenet5": "LeNet5", "resnet8": "ResNet8"}  # the checkpoint's "arch" entry for each --model
 
 
 def load_checkpoint(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     checkpoint = serialization.load(path)
-    if not isinstance(checkpoint, dict) or checkpoint.get("arch") != "LeNet5" or "model" not in checkpoint:
-        raise ValueError(f"{path} is not a tinygrad_cnn LeNet-5 checkpoint (no 'arch': 'LeNet5' entry)")
+    if not isinstance(checkpoint, dict) or checkpoint.get("arch") not in _ARCH.values() or "model" not in checkpoint:
+        raise ValueError(f"{path} is not a tinygrad_cnn training checkpoint (no 'arch' entry naming LeNet5 or "
+                         f"ResNet8)")
     return checkpoint
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):
-    config = TrainConfig(**{**checkpoint["config"], "device": device})
+    config = TrainConfig(**{"model": "lenet5", **checkpoint["config"], "device": device})
     model = build_model(config)
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as error:
-        raise ValueError(f"the checkpoint does not fit LeNet5(batch_norm={config.batch_norm}): "
+        raise ValueError(f"the checkpoint does not fit {MODELS[config.model]} (batch_norm={config.batch_norm}): "
                          f"{str(error).splitlines()[-1].strip()}") from None
     return model, config
 
@@ -134,9 +156,9 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     if resume:
         checkpoint = load_checkpoint(resume)
         model, saved_config = model_from_checkpoint(checkpoint, config.device)
-        if saved_config.batch_norm != config.batch_norm:
-            raise ValueError(f"--batch-norm does not match the checkpoint (it was trained with "
-                             f"batch_norm={saved_config.batch_norm})")
+        if saved_config.batch_norm != config.batch_norm or saved_config.model != config.model:
+            raise ValueError(f"--model/--batch-norm do not match the checkpoint (it was trained with --model "
+                             f"{saved_config.model}, batch_norm={saved_config.batch_norm})")
         optimizer = build_optimizer(config, model)
         optimizer.load_state_dict(checkpoint["optimizer"])
         start_epoch, metrics = checkpoint["epoch"], checkpoint["metrics"]
@@ -147,7 +169,7 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     train_loader.epoch = start_epoch
     test_loader = data.DataLoader(test_set, 500, device=config.device)
     checkpoint_path = os.path.join(out_dir, "checkpoint.npz")
-    log(f"training LeNet-5{' with batch norm' if config.batch_norm else ''} on {config.data}: "
+    log(f"training {MODELS[config.model]}{' with batch norm' if config.batch_norm else ''} on {config.data}: "
         f"{len(train_set)} train / {len(test_set)} test images, {config.epochs} epochs, batch {config.batch_size}, "
         f"{config.optimizer} lr {config.lr}, device {config.device}")
     try:
