@@ -130,8 +130,8 @@ def model_from_checkpoint(checkpoint, device="cpu"):
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as error:
-        raise ValueError(f"the checkpoint does not fit {MODELS[config.model]} (batch_norm={config.batch_norm}): "
-                         f"{str(error).splitlines()[-1].strip()}") from None
+        built = f"LeNet5(batch_norm={config.batch_norm})" if config.model == "lenet5" else "ResNet8"
+        raise ValueError(f"the checkpoint does not fit {built}: {str(error).splitlines()[-1].strip()}") from None
     return model, config
 
 
