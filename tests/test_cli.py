@@ -62,12 +62,31 @@ def test_summary_and_evaluate(tmp_path, capsys):
     assert "accuracy" in out and "true\\pred" in out
 
 
+def test_resnet8_trains_summarises_and_evaluates(tmp_path, capsys):
+    log = []
+    train(TrainConfig(model="resnet8", epochs=1, train_limit=64, test_limit=30), str(tmp_path), progress=False,
+          log=log.append)
+    assert log[0].startswith("training ResNet-8 on digits")
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    assert main(["evaluate", checkpoint, "--test-limit", "30"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    assert main(["summary", "--checkpoint", checkpoint]) == 0
+    table = capsys.readouterr().out
+    assert "layer2.0.downsample.0 (Conv2d)" in table and " 16x1x3x3 |" in table  # digits: 1 input channel
+    assert main(["summary", "--model", "resnet8", "--input-size", "3", "32", "32"]) == 0
+    assert " 16x3x3x3 |" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args,message", [
     (["train", "--data", "imagenet"], "invalid choice: 'imagenet'"),
     (["train", "--data", "mnist", "--root", "/nonexistent"], "not found in /nonexistent"),
     (["train", "--resume", "/nonexistent.npz"], "does not exist"),
     (["evaluate", "/nonexistent.npz"], "does not exist"),
     (["train", "--device", "cuda", "--epochs", "1"], "no CUDA GPU"),
+    (["train", "--model", "resnet8", "--batch-norm"], "resnet8 always has batch norm"),
+    (["train", "--data", "cifar10"], "LeNet-5 is built for 1x28x28 images; train CIFAR-10 with --model resnet8"),
+    (["train", "--model", "resnet8", "--data", "cifar10", "--root", "/nonexistent"],
+     "cifar-10-binary.tar.gz not found in /nonexistent"),
 ])
 def test_user_errors_are_one_line_and_nonzero(args, message):
     if "cuda" in args and tg.cuda.is_available():
@@ -84,7 +103,7 @@ def test_a_checkpoint_from_another_model_is_a_one_line_error(tmp_path):
     assert result.returncode != 0 and "does not fit LeNet5" in result.stderr
     tg.save({"weights": tg.zeros(2)}, tmp_path / "foreign.npz")
     result = run_cli("summary", "--checkpoint", str(tmp_path / "foreign.npz"))
-    assert result.returncode != 0 and "not a tinygrad_cnn LeNet-5 checkpoint" in result.stderr
+    assert result.returncode != 0 and "not a tinygrad_cnn training checkpoint" in result.stderr
 
 
 def test_ctrl_c_stops_cleanly_with_the_last_checkpoint_intact(tmp_path):

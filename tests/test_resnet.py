@@ -141,5 +141,5 @@ def test_resnet8_on_digit_sized_inputs_matches_torch_in_eval():
     theirs(torch.tensor(x))
     ours.eval()
     theirs.eval()
-    np.testing.assert_allclose(ours(tg.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10,
-                               atol=1e-12)
+    np.testing.assert_allclose(ours(tg.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)

@@ -17,15 +17,16 @@ def _train(args):
     from .training import TrainConfig, train
 
     root = args.root or ("data/cifar10" if args.data == "cifar10" else "data/mnist")
+    lr = args.lr if args.lr is not None else (0.02 if args.optimizer == "sgd" else 1e-3)
     config = TrainConfig(data=args.data, root=root, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr if args.lr is not None else (0.02 if args.optimizer == "sgd" else 1e-3),
-                         optimizer=args.optimizer, schedule=args.schedule, batch_norm=args.batch_norm, seed=args.seed,
-                         device=args.device, train_limit=args.train_limit, test_limit=args.test_limit)
+                         lr=lr, optimizer=args.optimizer, schedule=args.schedule, batch_norm=args.batch_norm,
+                         seed=args.seed, device=args.device, train_limit=args.train_limit, test_limit=args.test_limit)
     _check_device(args.device)
     if args.resume and not os.path.exists(args.resume):
         raise FileNotFoundError(f"checkpoint {args.resume} does not exist")
     try:
-        train(config, args.out or f"runs/{args.model}", resume=args.resume, progress=not args.no_progress, download=args.download)
+        train(config, args.out or f"runs/{args.model}", resume=args.resume, progress=not args.no_progress,
+              download=args.download)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -86,7 +87,8 @@ def _check_device(device):
 
 
 def build_parser():
-    parser = _Parser(prog="tinygrad-cnn", description="Train, inspect and draw the lecture's LeNet-5 (and a ResNet-8).")
+    parser = _Parser(prog="tinygrad-cnn",
+                     description="Train, inspect and draw the lecture's LeNet-5 (and a ResNet-8).")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train LeNet-5 (the main job) or ResNet-8")
@@ -107,7 +109,8 @@ def build_parser():
     train.add_argument("--batch-norm", action="store_true", help="batch norm after each conv")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    train.add_argument("--out", default=None, help="folder for checkpoint, model, metrics and curves (default runs/MODEL)")
+    train.add_argument("--out", default=None,
+                       help="folder for checkpoint, model, metrics and curves (default runs/MODEL)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
     train.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
     train.add_argument("--test-limit", type=int, default=0, help="use only the first N test images")
@@ -123,7 +126,8 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix of a checkpoint")
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k", "cifar10"], help="default: the checkpoint's")
+    evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k", "cifar10"],
+                          help="default: the checkpoint's")
     evaluate.add_argument("--root", help="default: the checkpoint's")
     evaluate.add_argument("--test-limit", type=int, default=0)
     evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

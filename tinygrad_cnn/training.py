@@ -4,7 +4,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from . import backend, data, nn, optim, serialization
+from . import backend, data, optim, serialization
 from .autograd import no_grad
 from .models import LeNet5, resnet8
 from .nn import functional as F
@@ -17,7 +17,7 @@ DATASETS = ("digits", "mnist", "mnist10k", "cifar10")
 
 @dataclass
 class TrainConfig:
-    data: str = "digits"  # digits | mnist | mnist10k (the 10,000 test images: first 8,000 train, last 2,000 test) | cifar10
+    data: str = "digits"  # one of DATASETS; mnist10k: the 10,000 test images, first 8,000 train, last 2,000 test
     root: str = "data/mnist"
     model: str = "lenet5"  # lenet5 | resnet8
     epochs: int = 12
@@ -149,8 +149,8 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     """
     os.makedirs(out_dir, exist_ok=True)
     backend.manual_seed(config.seed)
+    model = build_model(config)  # first: a model that cannot take this data says so before anything loads
     train_set, test_set = load_datasets(config, download=download)
-    model = build_model(config)
     optimizer = build_optimizer(config, model)
     start_epoch, metrics = 0, []
     if resume:

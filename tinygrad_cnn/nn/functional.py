@@ -191,7 +191,7 @@ def _col2im_output(windows, out_size, kernel, stride, padding, output_padding, d
         return ops.Col2Im.apply(windows, input_size=out_size, kernel=kernel, stride=stride, padding=padding,
                                 dilation=dilation)
     # output_padding >= stride (allowed when below the dilation): every window at full size, then crop
-    (h, w), (kh, kw) = windows.shape[1:3], kernel
+    h, w = windows.shape[1:3]
     full = tuple((i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip((h, w), stride, dilation, kernel))
     out = ops.Col2Im.apply(windows, input_size=full, kernel=kernel, stride=stride, padding=(0, 0), dilation=dilation)
     extra = [max(0, p + o - f) for p, o, f in zip(padding, out_size, full)]
