@@ -127,3 +127,30 @@ def test_graph_cli(tmp_path, args):
     assert source.startswith("digraph")
     if "--backward" in args:  # collapsed, the backward of im2col is one node; expanded, it shows col2im
         assert ("im2col backward" if "--collapse" in args else "<b>col2im</b>") in source
+
+
+def _cluster_body(source, title):
+    """The DOT text of the cluster labelled ``title`` (up to its closing brace)."""
+    start = source.index(f"label={title}")
+    depth, i = 1, start
+    while depth:
+        i += 1
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+    return source[start:i]
+
+
+@pytest.mark.parametrize("collapse", [True, "collapse"], ids=["full", "collapsed"])
+def test_a_residual_block_shows_its_two_paths_meeting_at_one_add_inside_the_block(collapse):
+    from tinygrad_cnn.models import BasicBlock
+
+    block = BasicBlock(4, 8, stride=2)
+    x = tg.randn(2, 4, 8, 8, requires_grad=True)
+    source = viz.draw_graph(block(x).sum(), model=block, params={**dict(block.named_parameters()), "input": x},
+                            group_composites=collapse).source
+    merges = re.findall(r"^\s*(\w+) \[[^\]]*fillcolor=\"" + re.escape(viz.MERGE), source, re.M)
+    assert len(merges) == 1  # the residual add, and only it (batch norm's own adds are not merges)
+    assert "<b>add</b>" in source and "2 paths meet" in source
+    assert f"{merges[0]} [" in _cluster_body(source, "BasicBlock")  # inside the block's cluster
+    into_merge = re.findall(r"^\s*(\w+) -> " + merges[0] + r" \[color=\"#C2185B\"", source, re.M)
+    assert len(into_merge) == 2  # the main path and the shortcut, both drawn bold
+    assert "<b>relu</b>" in source or "label=relu" in source  # ReLU is named, not drawn as where

@@ -135,7 +135,7 @@ def build_parser():
     evaluate.set_defaults(run=_evaluate)
 
     graph = commands.add_parser("graph", help="draw a computation graph with graphviz")
-    graph.add_argument("--model", choices=["lenet5", "conv-demo"], default="lenet5")
+    graph.add_argument("--model", choices=["lenet5", "conv-demo", "resnet-block"], default="lenet5")
     graph.add_argument("--backward", action="store_true", help="draw the graph of the backward pass")
     graph.add_argument("--collapse", action="store_true", help="one node per composite op")
     graph.add_argument("--format", choices=["svg", "png", "dot"], default=None)

@@ -511,8 +511,9 @@ class Tensor:
 
     def relu(self):
         """max(x, 0), as ``where(not x <= 0, x, 0)``: as in PyTorch, the gradient at exactly 0 is 0
-        and a NaN passes through (``x > 0`` would turn it into 0)."""
-        return where(~(self <= 0), self, 0.0)
+        and a NaN passes through (``x > 0`` would turn it into 0). Drawn as the composite "relu"."""
+        with autograd.scope("relu"):
+            return where(~(self <= 0), self, 0.0)
 
     def maximum(self, other):
         return ops.Maximum.apply(self, self._constant_like(other))

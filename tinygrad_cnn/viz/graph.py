@@ -2,6 +2,8 @@
 composite op and module call as a labelled cluster around the primitives it made.
 
 Colours follow DeZero: tensors orange, ops light blue; parameters gold, the output green.
+Where paths of the graph meet outside any composite op (a residual add, a concatenation of
+branches), the op is pink and the paths arrive on bold pink edges.
 """
 import os
 import shutil
@@ -10,7 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 
-TENSOR, PARAMETER, OUTPUT, OP = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2"
+TENSOR, PARAMETER, OUTPUT, OP, MERGE = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1"
 KIND_COLOURS = {"elementwise": "#BFE3F2", "reduce": "#D9C2F0", "movement": "#E3E3E3", "matmul": "#F7B7A3",
                 "window": "#B8E6B8"}
 HIDDEN_DEFAULTS = {"d": (1, 1), "g": 1}  # composite arguments left out of cluster titles when default
@@ -56,6 +58,14 @@ def _walk(output):
             elif isinstance(parent, Function):
                 stack.append(parent)
     return functions, leaves
+
+
+def _is_merge(fn, param_ids):
+    """A primitive written at model level (outside composites) that joins two or more computed paths."""
+    if fn.scope is not None and fn.scope.kind != "module":
+        return False
+    paths = [p for p in fn.parents if isinstance(p, Function) or (isinstance(p, Tensor) and id(p) not in param_ids)]
+    return len(paths) >= 2
 
 
 def _scope_chain(scope):
@@ -127,6 +137,8 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             scopes[id(s)] = s
         nodes_by_cluster.setdefault(tuple(id(s) for s in chain), []).append((node, attrs))
 
+    param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
+    merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
         node = representative[id(fn)]
         if node.startswith("f"):
@@ -134,7 +146,10 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             if show_shapes:
                 label = f"<<b>{label}</b><br/><font point-size='8'>{_size(fn.shape)} {fn.dtype}</font>>"
             colour = KIND_COLOURS[fn.kind] if color_by_kind else OP
-            place(fn.scope, node, {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour})
+            attrs = {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
+            if id(fn) in merges:
+                attrs.update(style="rounded,filled,bold", fillcolor=MERGE, label=_merge_label(fn, show_shapes))
+            place(fn.scope, node, attrs)
     for scope_id, (scope, last) in collapsed_nodes.items():
         label = scope_title(scope, module_names)
         if show_shapes:
@@ -179,9 +194,15 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
-                graph.edge(source, target)
+                graph.edge(source, target, **({"color": "#C2185B", "penwidth": "1.8"} if id(fn) in merges else {}))
     graph.edge(representative[id(output.creator)] if output.creator else f"t{id(output)}", "output")
     return graph
+
+
+def _merge_label(fn, show_shapes):
+    paths = sum(1 for p in fn.parents if p is not None)
+    detail = f"{_size(fn.shape)} {fn.dtype}<br/>" if show_shapes else ""
+    return (f"<<b>{type(fn).__name__.lower()}</b><br/><font point-size='8'>{detail}{paths} paths meet</font>>")
 
 
 def _emit_clusters(graph, nodes_by_cluster, scopes, module_names):
@@ -245,7 +266,7 @@ def example_graph(model_name="lenet5", backward=False):
     """(output tensor, model, params) for the CLI's demo graphs; with ``backward``, the output is
     the input's gradient computed with create_graph=True."""
     from .. import creation, nn
-    from ..models import LeNet5
+    from ..models import BasicBlock, LeNet5
     from ..nn import functional as F
 
     creation.manual_seed(0)
@@ -253,6 +274,11 @@ def example_graph(model_name="lenet5", backward=False):
         model = LeNet5()
         x = creation.randn(2, 1, 28, 28, requires_grad=True)  # so that the input appears in the drawing
         out = F.cross_entropy(model(x), creation.tensor([3, 7]))
+        params = {**dict(model.named_parameters()), "input": x}
+    elif model_name == "resnet-block":  # a stride-2 residual block: the main path and a 1x1 shortcut meet at one add
+        model = BasicBlock(4, 8, stride=2)
+        x = creation.randn(2, 4, 8, 8, requires_grad=True)
+        out = model(x).sum()
         params = {**dict(model.named_parameters()), "input": x}
     else:  # the lecture's conv: one 3x3 filter over a 5x5 image
         model = nn.Conv2d(1, 1, 3)
