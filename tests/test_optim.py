@@ -18,6 +18,10 @@ CASES = {
                         lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True)),
     "adamw": (lambda p: optim.AdamW(p, lr=0.01, betas=(0.8, 0.99)),
               lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.8, 0.99))),
+    "rmsprop": (lambda p: optim.RMSprop(p, lr=0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+    "rmsprop_momentum_centered_wd": (
+        lambda p: optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.8, centered=True, weight_decay=0.1),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.8, centered=True, weight_decay=0.1)),
 }
 
 
@@ -90,3 +94,79 @@ def test_scheduler_sequences_match_torch_over_20_epochs(make):
         theirs_opt.step()
         ours.step()
         theirs.step()
+
+
+def _scheduled_pair(optimizer="sgd"):
+    if optimizer == "sgd":
+        return (optim.SGD([tg.ones(1, requires_grad=True)], lr=0.1, momentum=0.9),
+                torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1, momentum=0.9))
+    return (optim.Adam([tg.ones(1, requires_grad=True)], lr=0.1),
+            torch.optim.Adam([torch.ones(1, requires_grad=True)], lr=0.1))
+
+
+def _same_groups(ours_opt, theirs_opt):
+    for ours, theirs in zip(ours_opt.param_groups, theirs_opt.param_groups):
+        assert ours["lr"] == pytest.approx(theirs["lr"], rel=1e-12, abs=1e-15)
+        if "betas" in ours:
+            assert ours["betas"][0] == pytest.approx(theirs["betas"][0], rel=1e-12)
+        else:
+            assert ours["momentum"] == pytest.approx(theirs["momentum"], rel=1e-12)
+
+
+@requires_torch
+@pytest.mark.parametrize("make,steps,optimizer", [
+    (lambda m, o: m.OneCycleLR(o, max_lr=1.0, total_steps=25), 25, "sgd"),
+    (lambda m, o: m.OneCycleLR(o, 0.5, epochs=3, steps_per_epoch=7, pct_start=0.4, anneal_strategy="linear",
+                               three_phase=True, div_factor=10.0, final_div_factor=100.0), 21, "adam"),
+    (lambda m, o: m.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=4), 10, "sgd"),
+    (lambda m, o: m.ExponentialLR(o, gamma=0.8), 10, "sgd"),
+    (lambda m, o: m.SequentialLR(o, [m.LinearLR(o, 0.1, total_iters=3), m.CosineAnnealingLR(o, T_max=6)], [3]),
+     12, "sgd"),
+    (lambda m, o: m.SequentialLR(o, [m.ExponentialLR(o, 0.9), m.StepLR(o, 2), m.LinearLR(o, 0.5, total_iters=2)],
+                                 [2, 5]), 10, "adam"),
+], ids=["onecycle", "onecycle-3phase-linear-adam", "linear", "exponential", "sequential-warmup-cosine",
+        "sequential-three"])
+def test_step_schedulers_match_torch_step_by_step(make, steps, optimizer):
+    ours_opt, theirs_opt = _scheduled_pair(optimizer)
+    ours, theirs = make(optim.lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, theirs_opt)
+    for _ in range(steps):
+        _same_groups(ours_opt, theirs_opt)
+        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12, abs=1e-15)
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+
+
+def test_one_cycle_refuses_a_step_beyond_its_total():
+    opt = optim.SGD([tg.ones(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler = optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=3)
+    for _ in range(3):
+        scheduler.step()
+    with pytest.raises(ValueError, match="tried to step 4 times; the specified number of total steps is 3"):
+        scheduler.step()
+    without_momentum = optim.Optimizer([tg.ones(1, requires_grad=True)], {"lr": 0.1})
+    with pytest.raises(ValueError, match="must support momentum or beta1"):
+        optim.lr_scheduler.OneCycleLR(without_momentum, 1.0, total_steps=3)
+    with pytest.raises(ValueError, match="either total_steps OR"):
+        optim.lr_scheduler.OneCycleLR(opt, 1.0)
+
+
+@requires_torch
+@pytest.mark.parametrize("kwargs", [dict(patience=2, cooldown=1),
+                                    dict(mode="max", patience=1, threshold=0.1, threshold_mode="abs", min_lr=0.005,
+                                         factor=0.5)], ids=["min-rel-cooldown", "max-abs-min_lr"])
+def test_reduce_on_plateau_matches_torch(kwargs):
+    ours_opt, theirs_opt = _scheduled_pair()
+    ours = optim.lr_scheduler.ReduceLROnPlateau(ours_opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, **kwargs)
+    sign = -1 if kwargs.get("mode") == "max" else 1
+    metrics = [5, 4, 4, 4, 4, 4, 3.9999, 4, 4, 4.05, 4, 4, 4, 4, 4, 4, 3, 3, 3, 3]
+    for metric in metrics:
+        ours.step(sign * metric)
+        theirs.step(sign * metric)
+        _same_groups(ours_opt, theirs_opt)
+        assert ours.num_bad_epochs == theirs.num_bad_epochs
+    assert ours_opt.param_groups[0]["lr"] < 0.1  # it did reduce
+    with pytest.raises(ValueError, match="factor should be < 1.0"):
+        optim.lr_scheduler.ReduceLROnPlateau(ours_opt, factor=1.5)
