@@ -484,6 +484,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and t.shape != (channels,):
             raise ValueError(f"group_norm: {name} should have shape ({channels},) for an input with {channels} "
                              f"channels, got {tuple(t.shape)}")
+    if n * channels // num_groups * math.prod(input.shape[2:]) == 1:  # PyTorch's check, word for word
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, got input size "
+                         f"{[n * channels // num_groups, num_groups, *input.shape[2:]]}")
     shape = (1, channels) + (1,) * (input.ndim - 2)
     with scope("group_norm", (("groups", num_groups), ("eps", eps))):
         groups = input.reshape(n, num_groups, -1)

@@ -8,16 +8,17 @@ from .module import Module
 class GroupNorm(Module):
     """Normalise (N, C, ...) inputs over groups of C / num_groups channels; gamma and beta per channel."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.has_bias = bias
         self.register_parameter("weight", Parameter(creation.ones(num_channels, device=device, dtype=dtype))
                                 if affine else None)
         self.register_parameter("bias", Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
-                                if affine else None)
+                                if affine and bias else None)
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
@@ -26,7 +27,7 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.has_bias}"
 
 
 class LayerNorm(Module):
@@ -35,7 +36,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.normalized_shape, self.eps, self.elementwise_affine, self.has_bias = shape, eps, elementwise_affine, bias
         self.register_parameter("weight", Parameter(creation.ones(*shape, device=device, dtype=dtype))
                                 if elementwise_affine else None)
         self.register_parameter("bias", Parameter(creation.zeros(*shape, device=device, dtype=dtype))
@@ -45,4 +46,5 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.has_bias}")

@@ -17,5 +17,7 @@ class Upsample(Module):
                              self.recompute_scale_factor)
 
     def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else f"scale_factor={float(self.scale_factor)}"
+        factor = self.scale_factor
+        factor = tuple(map(float, factor)) if isinstance(factor, (tuple, list)) else float(factor or 0)
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={factor}"
         return f"{what}, mode={self.mode!r}"
