@@ -142,7 +142,9 @@ def test_group_norm_matches_torch(case, affine, data):
         with pytest.raises(ValueError, match="expected more than 1 value per channel"):
             F.group_norm(tg.zeros(*shape), groups)
         return
-    arrays = [data.draw(S.arrays(shape))] + ([data.draw(S.arrays((shape[1],))), data.draw(S.arrays((shape[1],)))] if affine else [])
+    arrays = [data.draw(S.arrays(shape))]
+    if affine:
+        arrays += [data.draw(S.arrays((shape[1],))), data.draw(S.arrays((shape[1],)))]
     compare_with_torch(lambda x, *wb: F.group_norm(x, groups, *wb), lambda x, *wb: TF.group_norm(x, groups, *wb),
                        arrays, atol=1e-6)
 

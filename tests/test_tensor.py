@@ -122,3 +122,34 @@ def test_split_chunk_and_stack():
     x = tg.arange(10, dtype=tg.float32)
     assert [p.tolist() for p in x.split(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert len(x.chunk(3)) == 3 and tg.stack([x, x]).shape == (2, 10)
+
+
+@requires_torch
+def test_top_level_functions_match_torch():
+    """``tg.f(x, ...)`` exists for the torch.* functions that mirror a Tensor method, with torch's result."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    ours, theirs = tg.tensor(x), torch.tensor(x)
+    calls = {
+        "flatten": ((1,), {}), "reshape": (((4, 6),), {}), "exp": ((), {}), "log": ((), {}), "sqrt": ((), {}),
+        "abs": ((), {}), "tanh": ((), {}), "sigmoid": ((), {}), "relu": ((), {}), "square": ((), {}),
+        "clamp": ((-0.5, 0.5), {}), "clip": ((-0.1,), {}), "sum": ((1,), {"keepdim": True}), "mean": ((2,), {}),
+        "var": ((0,), {}), "std": ((), {}), "amax": ((1,), {}), "amin": ((2,), {}), "argmax": ((1,), {}),
+        "argmin": ((2,), {}), "logsumexp": ((2,), {}), "softmax": ((1,), {}), "log_softmax": ((2,), {}),
+        "transpose": ((0, 2), {}), "permute": (((2, 0, 1),), {}), "unsqueeze": ((1,), {}), "squeeze": ((), {}),
+        "erf": ((), {}), "sign": ((), {}), "rsqrt": ((), {}), "pow": ((2,), {}), "unflatten": ((2, (2, 2)), {}),
+        "broadcast_to": (((3, 2, 3, 4),), {}),
+    }
+    for name, (args, kwargs) in calls.items():
+        positive = name in ("log", "sqrt", "rsqrt")
+        a, b = (ours.abs(), theirs.abs()) if positive else (ours, theirs)
+        got, expected = getattr(tg, name)(a, *args, **kwargs), getattr(torch, name)(b, *args, **kwargs)
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+    values, indices = tg.max(ours, 1)
+    expected = torch.max(theirs, 1)
+    np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+    np.testing.assert_allclose(values.numpy(), expected.values.numpy())
+    assert tg.matmul(ours, ours.transpose(1, 2)).shape == (2, 3, 3)
+    assert [t.shape for t in tg.split(ours, 2, dim=2)] == [(2, 3, 2)] * 2 and len(tg.chunk(ours, 3, 1)) == 3
+    assert tg.allclose(ours, ours + 1e-9) and not tg.allclose(ours, ours + 1) and tg.equal(ours, ours.clone())
+    assert tg.all(ours == ours).item() and not tg.any(ours != ours).item()
+    assert tg.t(tg.ones(2, 3)).shape == (3, 2)
