@@ -62,6 +62,12 @@ show("dX from autograd", image.grad[0, 0])
 assert np.array_equal(dx_by_hand.numpy(), image.grad[0, 0].detach().numpy())
 print("dX by hand equals autograd's dX: col2im is im2col run backwards")
 
+# 6b. That product-then-col2im is exactly a transposed convolution: F.conv_transpose2d is conv2d's
+#     input gradient run forward (it paints each upstream value times the filter back onto the image).
+dx_transposed = F.conv_transpose2d(upstream.reshape(1, 1, 3, 3), kernel.detach())[0, 0]
+assert np.array_equal(dx_transposed.numpy(), dx_by_hand.numpy())
+print("F.conv_transpose2d(upstream, filter) gives the same dX: a transposed conv is a conv's input gradient")
+
 # 7. Receptive field: backprop from one output pixel of L stacked 3x3 convs; the input pixels
 #    with a nonzero gradient form a (1 + L(K-1)) square.
 print("\nreceptive field of stacked 3x3 convs, seen through the gradient:")

@@ -38,4 +38,5 @@ def test_batchnorm_effect(tmp_path):
 def test_conv_backprop_walkthrough(tmp_path):
     out = run_example("conv_backprop_walkthrough.py", "--out", str(tmp_path), cwd=tmp_path)
     assert "[[4. 3. 4.]" in out and "dW by hand equals autograd's dW" in out
+    assert "a transposed conv is a conv's input gradient" in out
     assert "receptive field" in out
