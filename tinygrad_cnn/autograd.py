@@ -8,16 +8,19 @@ with ``create_graph=True`` is itself a graph that can be differentiated again.
 
 The graph keeps no intermediate Tensor objects alive: a Function keeps the arrays its
 backward needs (``self.saved``) and re-wraps them as tensors on demand
-(``self.saved_input(i)``, ``self.saved_output()``), which are released after backward
-unless ``retain_graph=True``.
+(``self.as_input(i, array)``, ``self.as_output(array)``), which are released after backward
+unless ``retain_graph=True``. It also remembers the version of each input and of its output
+(the count of in-place operations on them); re-wrapping a saved array checks that the count has
+not moved, so a backward never runs on values an in-place operation changed.
 """
 import contextlib
 
-from .backend import module_of
+from .backend import module_of, quiet_numpy
 from .tensor import Tensor
 
 _grad_enabled = True
 _scope = None  # the innermost Scope (a composite op or module call) being recorded, or None
+_anomaly_detection = False
 
 
 def is_grad_enabled():
@@ -55,6 +58,35 @@ class enable_grad(_GradMode):
 
 class set_grad_enabled(_GradMode):
     """``set_grad_enabled(False)`` works like ``no_grad()``."""
+
+
+class set_detect_anomaly(contextlib.ContextDecorator):
+    """``set_detect_anomaly(True)`` (also as a context manager): every backward pass checks each
+    gradient a primitive returns and raises, naming the primitive, the composite op and module it was
+    recorded in and its forward shapes, as soon as one holds a NaN or an infinity."""
+
+    def __init__(self, mode):
+        global _anomaly_detection
+        self.previous, _anomaly_detection = _anomaly_detection, bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _anomaly_detection
+        _anomaly_detection = self.previous
+        return False
+
+
+class detect_anomaly(set_detect_anomaly):
+    """Context manager and decorator: backward passes inside raise at the first NaN or infinite gradient."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+def is_anomaly_enabled():
+    return _anomaly_detection
 
 
 class Scope:
@@ -97,6 +129,7 @@ class Function:
     """
 
     kind = "elementwise"  # for drawing: elementwise, reduce, movement, matmul, window
+    returns_view = False  # True where forward may return a view of input 0's memory (reshape, permute, ...)
     saved = ()
     retained = None  # a weak reference to the output tensor, when it asked to retain its grad
 
@@ -113,16 +146,26 @@ class Function:
 
     def __call__(self, *inputs):
         """Run on Tensors and, where a gradient is needed, link the result into the graph."""
-        out = self.forward(*[x.array for x in inputs])
+        with quiet_numpy():  # log(0) = -inf, 1/0 = inf: computed silently, as PyTorch does
+            out = self.forward(*[x.array for x in inputs])
         if out.ndim == 0:  # numpy returns scalars from 0-d arithmetic; keep arrays
             out = module_of(out).asarray(out)
+        result = None
         if _grad_enabled:
             for x in inputs:
                 if x._requires_grad:  # at least one input wants a gradient: link the output
                     self.parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
                     self.shape, self.dtype, self.scope = out.shape, out.dtype, _scope
-                    return Tensor._from_function(out, self)
-        return Tensor._from_array(out)
+                    self.versions = tuple((x._version_cell, x._version_cell[0]) for x in inputs)
+                    result = Tensor._from_function(out, self)
+                    break
+        if result is None:
+            result = Tensor._from_array(out)
+        if self.returns_view and _same_memory(out, inputs[0].array):  # a view changes with its base
+            result._version_cell = inputs[0]._version_cell
+        if result.creator is not None:
+            self.output_version = (result._version_cell, result._version_cell[0])
+        return result
 
     def needs_grad(self, i):
         """Whether input ``i`` wants a gradient (backward may skip the others)."""
@@ -138,8 +181,23 @@ class Function:
             )
         return self.saved
 
+    def check_version(self, i, array):
+        """Raise, as PyTorch does, if input ``i`` (or the output, for i = None) was changed in place since
+        this primitive saved it."""
+        cell, version = self.output_version if i is None else self.versions[i]
+        if cell[0] != version:
+            which = "the output" if i is None else f"input {i}"
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: a {array.dtype} tensor of shape {tuple(array.shape)}, {which} of "
+                f"{type(self).__name__.lower()}, is at version {cell[0]}; expected version {version} instead. "
+                "Hint: make that operation out of place (y = y * 2, not y.mul_(2)), or clone the tensor first."
+            )
+
     def as_input(self, i, array):
-        """Input ``i`` as a Tensor: the leaf itself, a tensor made by its creator, or a constant."""
+        """Saved input ``i`` as a Tensor (the leaf itself, a tensor made by its creator, or a constant),
+        after checking that no in-place operation changed it."""
+        self.check_version(i, array)
         parent = self.parents[i]
         if parent is None:
             return Tensor._from_array(array)
@@ -148,13 +206,20 @@ class Function:
         return Tensor._from_function(array, parent)
 
     def as_output(self, array):
-        """This Function's output as a Tensor linked to the graph (for backward passes that use it)."""
+        """This Function's saved output as a Tensor linked to the graph, after checking that no in-place
+        operation changed it."""
+        self.check_version(None, array)
         return Tensor._from_function(array, self)
 
     def release(self):
         """Free the saved arrays (after backward, unless the graph is retained)."""
         if self.saved:
             self.saved = None
+
+
+def _same_memory(a, b):
+    """Whether two arrays are views of the same buffer."""
+    return (a.base if a.base is not None else a) is (b.base if b.base is not None else b)
 
 
 def _topological_order(roots):
@@ -220,6 +285,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if create_graph:  # group the ops of each backward pass, for drawings of the backward graph
                 _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), None)
             input_grads = fn.backward(grad)
+            if _anomaly_detection:
+                _check_finite(fn, input_grads)
             if not retain_graph:
                 fn.release()
             for parent, g in zip(fn.parents, input_grads):
@@ -238,6 +305,41 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if wanted is not None:
         return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
     return None
+
+
+def _check_finite(fn, input_grads):
+    """Anomaly detection: raise at the first gradient with a NaN or an infinity, saying where it came from."""
+    for i, g in enumerate(input_grads):
+        if g is None or bool(g.xp.isfinite(g.array).all()):
+            continue
+        bad = "nan" if bool(g.xp.isnan(g.array).any()) else "inf"
+        name = type(fn).__name__
+        shapes = ", ".join("a constant" if p is None else str(tuple(p.shape)) for p in fn.parents)
+        raise RuntimeError(
+            f"Function '{name}Backward' returned {bad} values in its {i}th output (the gradient of its input "
+            f"{i}). The primitive {name.lower()} took inputs of shapes {shapes} and gave {tuple(fn.shape)} "
+            f"{fn.dtype}; it was recorded in {describe_scope(fn.scope)}."
+        )
+
+
+def describe_scope(scope):
+    """'composite batch_norm, in module bn1 (BatchNorm2d), in module LeNet5' for a Function's scope."""
+    chain = []
+    while scope is not None:
+        chain.append(scope)
+        scope = scope.parent
+    if not chain:
+        return "no composite op or module (a plain tensor operation)"
+    root = chain[-1].owner if chain[-1].kind == "module" else None
+    names = {id(m): n for n, m in root.named_modules() if n} if root is not None else {}
+    parts = []
+    for s in chain:
+        if s.kind == "module":
+            name = names.get(id(s.owner))
+            parts.append(f"module {name} ({s.name})" if name else f"module {s.name}")
+        else:
+            parts.append(f"composite {s.name}")
+    return ", in ".join(parts)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -163,6 +163,12 @@ def scalar(value, dtype, like):
     return _device_scalars[key]
 
 
+def quiet_numpy():
+    """NumPy warns on log(0), 1/0, inf - inf and overflow; PyTorch computes these silently (-inf, inf,
+    nan), and so do the primitives inside this context."""
+    return numpy.errstate(all="ignore")
+
+
 _erf_ufunc = None
 
 

@@ -35,7 +35,7 @@ def _normalize_dim(dim, ndim, op):
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
 
-    __slots__ = ("array", "grad", "creator", "_requires_grad", "__weakref__")
+    __slots__ = ("array", "grad", "creator", "_requires_grad", "_version_cell", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -53,6 +53,7 @@ class Tensor:
         self.grad = None
         self.creator = None
         self._requires_grad = False
+        self._version_cell = [0]
         if requires_grad:
             self.requires_grad = True
 
@@ -60,14 +61,14 @@ class Tensor:
     def _from_array(cls, array):
         """Wrap an array as a constant tensor (no checks, no copy)."""
         t = object.__new__(cls)
-        t.array, t.grad, t.creator, t._requires_grad = array, None, None, False
+        t.array, t.grad, t.creator, t._requires_grad, t._version_cell = array, None, None, False, [0]
         return t
 
     @classmethod
     def _from_function(cls, array, creator):
         """Wrap an array computed by ``creator`` (a Function) as a graph node."""
         t = object.__new__(cls)
-        t.array, t.grad, t.creator, t._requires_grad = array, None, creator, True
+        t.array, t.grad, t.creator, t._requires_grad, t._version_cell = array, None, creator, True, [0]
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -86,7 +87,13 @@ class Tensor:
     @property
     def data(self):
         """A tensor sharing this one's array, outside the graph (as ``torch.Tensor.data``)."""
-        return Tensor._from_array(self.array)
+        return self.detach()
+
+    @property
+    def _version(self):
+        """How many in-place operations changed this tensor (or a view of its memory): a primitive that
+        saved it for its backward remembers the number and refuses to run once it has changed."""
+        return self._version_cell[0]
 
     @data.setter
     def data(self, value):
@@ -203,8 +210,10 @@ class Tensor:
         return bool(self.item())
 
     def detach(self):
-        """The same array, cut from the graph."""
-        return Tensor._from_array(self.array)
+        """The same array (and version counter), cut from the graph."""
+        t = Tensor._from_array(self.array)
+        t._version_cell = self._version_cell
+        return t
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad
@@ -267,62 +276,99 @@ class Tensor:
             retain_graph = create_graph
         autograd.run_backward([self], [autograd._initial_grad(self, gradient)], retain_graph, create_graph)
 
-    # ---- in-place updates (outside the graph, as in torch.no_grad blocks) -------------
+    # ---- in-place operations ---------------------------------------------------------
     def _check_inplace(self, op):
-        if self.creator is None and self.requires_grad and autograd.is_grad_enabled():
+        if self.creator is None and self._requires_grad and autograd.is_grad_enabled():
             raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
 
     def _operand(self, other):
         array = other.array if isinstance(other, Tensor) else other
         return backend.to_device(array, self.device) if backend.is_array(array) else array
 
-    def zero_(self):
-        self._check_inplace("zero_")
-        self.array[...] = 0
+    def _apply_inplace(self, op, compute):
+        """Run the in-place operation ``op``, whose new value ``compute(t)`` gives out of place from t.
+
+        Outside the graph (grad mode off, or nothing involved requires grad) the new value is
+        written into this tensor's array, so views of it see it. Inside the graph the operation
+        is recorded as PyTorch records it: this tensor becomes the result, its creator the op's
+        last primitive, so gradients flow through the op to this tensor's history and to the
+        operands. Either way the version goes up: a primitive that saved this tensor for its
+        backward then refuses to run, as in PyTorch, instead of using the changed values.
+        """
+        self._check_inplace(op)
+        before = Tensor._from_array(self.array)  # the value before, with a version of its own
+        before.creator, before._requires_grad = self.creator, self._requires_grad
+        result = compute(before)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        if result.dtype != self.dtype:
+            if result.dtype.kind == "f" and self.dtype.kind != "f":
+                raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired output type "
+                                   f"{self.dtype}")
+            result = result.to(self.dtype)
+        if result.creator is None:
+            self.array[...] = result.array
+        else:
+            self.array, self.creator, self._requires_grad = result.array, result.creator, True
+        self._version_cell[0] += 1
         return self
+
+    def _replaced_by(self, value):
+        """``compute`` for ops that overwrite every element: the old value passes no gradient on."""
+        return lambda t: where(True, Tensor._from_array(backend.to_device(value, t.device)), t)
+
+    def zero_(self):
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace("fill_")
-        self.array[...] = value
-        return self
+        array = self.xp.full(self.shape, self._operand(value), self.dtype)
+        return self._apply_inplace("fill_", self._replaced_by(array))
 
     def copy_(self, src):
-        self._check_inplace("copy_")
-        self.array[...] = self._operand(src)
-        return self
+        """Copy ``src`` (broadcast to this tensor's shape) into this tensor; differentiable in ``src``."""
+        src = src if isinstance(src, Tensor) else Tensor(src, device=self.device)
+        return self._apply_inplace("copy_", lambda t: where(True, src.to(self.dtype).expand(*self.shape), t))
 
     def add_(self, other, alpha=1):
-        self._check_inplace("add_")
-        self.array += self._operand(other) * alpha if alpha != 1 else self._operand(other)
-        return self
+        return self._apply_inplace("add_", lambda t: t + (other * alpha if alpha != 1 else other))
 
     def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
+        return self._apply_inplace("sub_", lambda t: t - (other * alpha if alpha != 1 else other))
 
     def mul_(self, other):
-        self._check_inplace("mul_")
-        self.array *= self._operand(other)
-        return self
+        return self._apply_inplace("mul_", lambda t: t * other)
 
     def div_(self, other):
-        self._check_inplace("div_")
-        self.array /= self._operand(other)
-        return self
+        return self._apply_inplace("div_", lambda t: t / other)
 
     def clamp_(self, min=None, max=None):
-        self._check_inplace("clamp_")
-        self.xp.clip(self.array, min, max, out=self.array)
-        return self
+        return self._apply_inplace("clamp_", lambda t: t.clamp(min, max))
+
+    clip_ = clamp_
+
+    def relu_(self):
+        return self._apply_inplace("relu_", lambda t: t.relu())
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def uniform_(self, a=0.0, b=1.0):
-        self._check_inplace("uniform_")
-        self.array[...] = backend.to_device(backend.generator().uniform(a, b, self.shape), self.device)
-        return self
+        values = backend.generator().uniform(a, b, self.shape).astype(self.dtype)
+        return self._apply_inplace("uniform_", self._replaced_by(values))
 
     def normal_(self, mean=0.0, std=1.0):
-        self._check_inplace("normal_")
-        self.array[...] = backend.to_device(backend.generator().normal(mean, std, self.shape), self.device)
-        return self
+        values = backend.generator().normal(mean, std, self.shape).astype(self.dtype)
+        return self._apply_inplace("normal_", self._replaced_by(values))
 
     # ---- arithmetic -----------------------------------------------------------------
     def _constant_like(self, value):
@@ -717,10 +763,21 @@ class Tensor:
         return ops.GetItem.apply(self, index=index)
 
     def __setitem__(self, index, value):
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("__setitem__: in-place assignment to a tensor that requires grad is not supported; "
-                               "build a new tensor (tg.where, tg.cat) or assign under tg.no_grad()")
-        self.array[_index_arrays(index, self)] = self._operand(value)
+        """``x[index] = value`` in place. In the graph, the gradient of the overwritten elements goes to
+        ``value`` (summed where it was broadcast) and that of the others to x's history."""
+        index = _index_arrays(index, self)
+        in_graph = autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False))
+        if not in_graph:
+            self._check_inplace("__setitem__")
+            self.array[index] = self._operand(value)
+            self._version_cell[0] += 1
+            return
+        target_shape = self.array[index].shape
+        mask = self.xp.zeros(self.shape, dtype=bool)
+        mask[index] = True
+        v = value if isinstance(value, Tensor) else Tensor(self._operand(value), dtype=self.dtype, device=self.device)
+        placed = ops.IndexAdd.apply(v.to(self.dtype).expand(*target_shape), index=index, shape=self.shape)
+        self._apply_inplace("__setitem__", lambda t: where(mask, placed, t))
 
     def chunk(self, chunks, dim=0):
         d = _normalize_dim(dim, self.ndim, "chunk")

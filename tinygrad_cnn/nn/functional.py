@@ -539,10 +539,13 @@ def linear(input, weight, bias=None):
 
 
 def relu(input, inplace=False):
-    return input.relu()
+    """max(x, 0); ``inplace=True`` changes ``input`` itself (recorded in the graph, as PyTorch)."""
+    return input.relu_() if inplace else input.relu()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return input._apply_inplace("leaky_relu_", lambda t: leaky_relu(t, negative_slope))
     with scope("leaky_relu", (("slope", negative_slope),)):
         return where(input > 0, input, input * negative_slope)
 
@@ -641,6 +644,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
+    if inplace:
+        return input._apply_inplace("dropout_", lambda t: dropout(t, p, training))
     with scope("dropout", (("p", p),)):
         if p == 1:
             return input * 0.0

@@ -84,6 +84,8 @@ class Maximum(_Binary):
 
     def backward(self, g):
         a, b = self.saved_arrays()
+        self.check_version(0, a)
+        self.check_version(1, b)
         share_a = Tensor._from_array(((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False))
         return self.to_inputs(g * share_a if self.needs_grad(0) else None,
                               g * (1.0 - share_a) if self.needs_grad(1) else None)
@@ -190,6 +192,7 @@ class Abs(Function):
 
     def backward(self, g):
         (x,) = self.saved_arrays()
+        self.check_version(0, x)
         return (g * Tensor._from_array(module_of(x).sign(x)),)
 
 

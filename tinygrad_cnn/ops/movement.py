@@ -9,6 +9,7 @@ class Reshape(Function):
     """y = x viewed with a new shape;  dx = g reshaped back."""
 
     kind = "movement"
+    returns_view = True
 
     def __init__(self, shape):
         self.to_shape = shape
@@ -25,6 +26,7 @@ class Permute(Function):
     """y = x with its axes reordered (a view);  dx = g with the inverse order."""
 
     kind = "movement"
+    returns_view = True
 
     def __init__(self, dims):
         self.dims = dims
@@ -43,6 +45,7 @@ class Expand(Function):
     """y = x broadcast to ``shape`` (a view);  dx = g summed over the broadcast axes."""
 
     kind = "movement"
+    returns_view = True
 
     def __init__(self, shape):
         self.to_shape = shape
@@ -65,6 +68,7 @@ class GetItem(Function):
     """y = x[index];  dx = zeros of x's shape with g added at ``index`` (index_add)."""
 
     kind = "movement"
+    returns_view = True
 
     def __init__(self, index):
         self.index = index

@@ -135,6 +135,7 @@ class AMax(Function):
 
     def backward(self, g):
         x, kept = self.saved_arrays()
+        self.check_version(0, x)
         ties = x == kept
         share = ties / ties.sum(axis=self.dims, keepdims=True)
         g = g.reshape(_kept_shape(self.in_shape, self.dims))

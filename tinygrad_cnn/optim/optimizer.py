@@ -42,7 +42,9 @@ class Optimizer:
 
     @no_grad()
     def step(self, closure=None):
-        """One update of every parameter that has a gradient; builds no graph."""
+        """One update of every parameter that has a gradient; builds no graph. Each update is in place,
+        so it counts as one (the version goes up): a graph still holding the old values refuses to
+        backward again, as in PyTorch."""
         loss = None
         if closure is not None:
             with enable_grad():  # the closure recomputes the loss
@@ -52,6 +54,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 self.update(p, p.grad.array, self.state.setdefault(p, {}), group)
+                p._version_cell[0] += 1
         return loss
 
     def update(self, param, grad, state, group):
