@@ -25,8 +25,9 @@ __version__ = "0.1.0"
 
 from .functions import (  # noqa: E402  (torch.* functions that mirror a Tensor method)
     abs, all, allclose, amax, amin, any, argmax, argmin, bmm, broadcast_to, chunk, clamp, clip, equal, erf, exp,
-    flatten, log, log_softmax, logsumexp, matmul, max, mean, min, mm, permute, pow, relu, reshape, rsqrt, sigmoid,
-    sign, softmax, split, sqrt, square, squeeze, std, sum, t, tanh, transpose, unflatten, unsqueeze, var,
+    flatten, isfinite, isinf, isnan, log, log_softmax, logsumexp, matmul, max, mean, min, mm, norm, permute, pow,
+    relu, reshape, rsqrt, sigmoid, sign, softmax, split, sqrt, square, squeeze, std, sum, t, tanh, transpose,
+    unflatten, unsqueeze, var,
 )
 from . import nn, testing  # noqa: E402  (as torch.nn is there after `import torch`)
 from . import data, models, optim  # noqa: E402

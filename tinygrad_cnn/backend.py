@@ -199,8 +199,10 @@ def is_floating(dtype):
     return dtype.kind == "f"
 
 
-def to_python_array(data):
-    """Convert nested Python lists or scalars to a NumPy array, with PyTorch's default dtypes."""
+def to_python_array(data, dtype=None):
+    """Convert nested Python lists or scalars to a NumPy array of ``dtype``, or PyTorch's default dtypes."""
+    if dtype is not None:
+        return numpy.asarray(data, dtype=dtype)
     array = numpy.asarray(data)
     if array.dtype == float64 and not isinstance(data, numpy.ndarray) and not isinstance(data, numpy.generic):
         array = array.astype(float32)  # Python floats default to float32, as in PyTorch

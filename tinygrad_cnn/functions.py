@@ -47,6 +47,18 @@ def sign(input):
     return input.sign()
 
 
+def isnan(input):
+    return input.isnan()
+
+
+def isinf(input):
+    return input.isinf()
+
+
+def isfinite(input):
+    return input.isfinite()
+
+
 def tanh(input):
     return input.tanh()
 
@@ -80,6 +92,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def norm(input, p="fro", dim=None, keepdim=False):
+    return input.norm(p, dim, keepdim)
 
 
 def max(input, dim=None, keepdim=False):  # noqa: A001

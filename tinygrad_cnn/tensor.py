@@ -44,10 +44,8 @@ class Tensor:
         if backend.is_array(data):
             array = data if dtype is None else data.astype(backend.dtype(dtype), copy=False)
             array = backend.to_device(array, device if device is not None else backend.device_of(array))
-        else:
-            array = backend.to_python_array(data)
-            if dtype is not None:
-                array = array.astype(backend.dtype(dtype), copy=False)
+        else:  # Python numbers and lists: straight to the dtype asked for (no float32 detour), else PyTorch's
+            array = backend.to_python_array(data, None if dtype is None else backend.dtype(dtype))
             array = backend.to_device(array, device)
         self.array = array
         self.grad = None
@@ -505,7 +503,11 @@ class Tensor:
         """Matrix product with ``torch.matmul``'s rules for 1-d and batched operands."""
         other = self._constant_like(other)
         if self.ndim == 0 or other.ndim == 0:
-            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {self.shape} and {other.shape}")
+            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {self.shape} and "
+                               f"{other.shape}")
+        if self.dtype != other.dtype:  # PyTorch refuses too, rather than computing silently in float64
+            raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got {self.dtype} and "
+                               f"{other.dtype}; convert one with .float() or .double()")
         a = self.reshape(1, -1) if self.ndim == 1 else self
         b = other.reshape(-1, 1) if other.ndim == 1 else other
         if a.shape[-1] != b.shape[-2]:
@@ -580,6 +582,15 @@ class Tensor:
     def sign(self):
         return Tensor._from_array(self.xp.sign(self.array))
 
+    def isnan(self):
+        return Tensor._from_array(self.xp.isnan(self.array))
+
+    def isinf(self):
+        return Tensor._from_array(self.xp.isinf(self.array))
+
+    def isfinite(self):
+        return Tensor._from_array(self.xp.isfinite(self.array))
+
     def _float_input(self):
         return self if backend.is_floating(self.dtype) else self.float()
 
@@ -602,7 +613,23 @@ class Tensor:
                              keepdim=keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        """sqrt(var); where the variance is 0 (a constant input) the gradient is 0, as in PyTorch."""
+        return _sqrt_zero_safe(self.var(dim, unbiased, keepdim, correction=correction))
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The vector p-norm over ``dim`` (all elements by default): 2 ("fro"), any number, inf or -inf.
+        At a zero vector the gradient is 0, as in PyTorch."""
+        if p in ("fro", 2, 2.0, None):
+            return _sqrt_zero_safe((self * self).sum(dim, keepdim))
+        if p in (math.inf, "inf"):
+            return self.abs().amax(() if dim is None else dim, keepdim)
+        if p in (-math.inf, "-inf"):
+            return self.abs().amin(() if dim is None else dim, keepdim)
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        total = (self.abs() ** p).sum(dim, keepdim)
+        nonzero = total.array != 0
+        return where(nonzero, where(nonzero, total, 1.0) ** (1.0 / p), 0.0)
 
     def amax(self, dim=(), keepdim=False):
         """Max over ``dim`` (all dims when empty); ties share the gradient evenly."""
@@ -794,6 +821,13 @@ class Tensor:
             pieces.append(self[(slice(None),) * d + (slice(start, start + size),)])
             start += size
         return tuple(pieces)
+
+
+def _sqrt_zero_safe(x):
+    """sqrt(x) whose gradient is 0 where x is 0 (sqrt's own would be inf, times the 0 that flows into
+    x there: NaN). The inner where keeps sqrt away from 0, the outer one routes no gradient there."""
+    nonzero = x.array != 0  # a NaN stays NaN, as in PyTorch
+    return where(nonzero, where(nonzero, x, 1.0).sqrt(), 0.0)
 
 
 class MaxResult(tuple):

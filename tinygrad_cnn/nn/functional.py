@@ -22,6 +22,15 @@ def _pair(value, name="argument"):
     return value
 
 
+def _same_dtype(op, input, weight, bias=None):
+    """PyTorch's rule for conv and linear layers: input, weight and bias share one dtype (a float64 input
+    to a float32 model is an error, not a silent float64 computation)."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{op}: input is {input.dtype} but {name} is {t.dtype}; they must have the same "
+                               f"dtype (convert the input with .to({t.dtype}), or the model with .to({input.dtype}))")
+
+
 def _batched(input, op):
     """(input as 4-d, whether a batch dim was added) for ops that accept (C, H, W) too."""
     if input.ndim == 4:
@@ -104,6 +113,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"conv2d: out_channels ({out_channels}) must be divisible by groups ({groups})")
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {bias.shape}")
+    _same_dtype("conv2d", input, weight, bias)
     if isinstance(padding, str):
         x, padding = _string_padding(x, padding, (kh, kw), stride, dilation)
         h, w = x.shape[2:]
@@ -153,6 +163,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     out_channels = out_per_group * groups
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"conv_transpose2d: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    _same_dtype("conv_transpose2d", input, weight, bias)
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"conv_transpose2d: stride {stride} and dilation {dilation} must be positive, padding "
                          f"{padding} and output_padding {output_padding} non-negative")
@@ -531,6 +542,7 @@ def linear(input, weight, bias=None):
     if input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has {input.shape[-1]} features but weight expects {weight.shape[1]} "
                          f"(input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    _same_dtype("linear", input, weight, bias)
     with scope("linear", (("in", weight.shape[1]), ("out", weight.shape[0]))):
         out = input @ weight.t()
         if bias is not None:

@@ -1,7 +1,10 @@
 """Helpers on trained modules: folding batch norm into a conv, clipping gradients."""
 import math
 
+from .. import backend, creation
 from ..autograd import no_grad
+from ..backend import module_of
+from ..tensor import Tensor
 from .modules.conv import Conv2d
 from .parameter import Parameter
 
@@ -33,18 +36,50 @@ def fuse_conv_bn(conv, bn):
     return fused.to(device=conv.weight.device)
 
 
-@no_grad()
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
-    """Scale gradients in place so their total norm is at most ``max_norm``; returns the norm before."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return 0.0
+def _with_grads(parameters):
+    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _vector_norm(array, norm_type):
+    """The norm of all elements (as torch.linalg.vector_norm), in float64."""
+    xp = module_of(array)
+    a = xp.abs(array.astype("float64"))
     if norm_type == math.inf:
-        total = max(float(g.abs().amax().item()) for g in grads)
-    else:
-        total = sum(float((g.abs() ** norm_type).sum().item()) for g in grads) ** (1.0 / norm_type)
-    factor = max_norm / (total + 1e-6)
-    if factor < 1:
-        for g in grads:
-            g.mul_(factor)
-    return total
+        return float(a.max()) if a.size else 0.0
+    if norm_type == -math.inf:
+        return float(a.min()) if a.size else math.inf
+    if norm_type == 0:
+        return float((a != 0).sum())
+    return float((a ** norm_type).sum()) ** (1.0 / norm_type)
+
+
+@no_grad()
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale the gradients in place so that their total norm (the norm of the per-tensor norms) is at
+    most ``max_norm``; returns the total norm before clipping as a 0-d tensor, as PyTorch.
+
+    ``parameters``: a tensor or an iterable of them; ``norm_type``: a number, ``inf`` or ``"inf"``.
+    """
+    grads = _with_grads(parameters)
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not grads:
+        return creation.tensor(0.0)
+    norms = [_vector_norm(g.array, norm_type) for g in grads]
+    total = _vector_norm(backend.numpy_module().asarray(norms), norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
+                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
+                           "norm anyway, set `error_if_nonfinite=False`")
+    coefficient = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
+    for g in grads:
+        g.mul_(coefficient)
+    return creation.tensor(total, dtype=grads[0].dtype, device=grads[0].device)
+
+
+@no_grad()
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient in place to [-clip_value, clip_value]."""
+    clip_value = float(clip_value)
+    for g in _with_grads(parameters):
+        g.clamp_(-clip_value, clip_value)

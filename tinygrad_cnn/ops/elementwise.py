@@ -59,7 +59,7 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
-    """y = a / b;  da = g / b, db = -g * a / b^2."""
+    """y = a / b;  da = g / b, db = -g * (a / b) / b (= -g a / b^2, without b^2's underflow)."""
 
     def forward(self, a, b):
         self.remember_inputs(a, b)
@@ -70,7 +70,7 @@ class Div(_Binary):
         a, b = self.saved_arrays()
         b = self.as_input(1, b)
         ga = g / b if self.needs_grad(0) else None
-        gb = -g * self.as_input(0, a) / (b * b) if self.needs_grad(1) else None
+        gb = -g * (self.as_input(0, a) / b) / b if self.needs_grad(1) else None  # (a/b)/b: b*b can underflow
         return self.to_inputs(ga, gb)
 
 
@@ -140,6 +140,8 @@ class Pow(Function):
     def backward(self, g):
         (x,) = self.saved_arrays()
         p = self.exponent
+        if p == 0:  # x ** 0 = 1 everywhere: no gradient, also at x = 0 (where x ** -1 is inf), as PyTorch
+            return (g * 0.0,)
         if p == 2:
             return (g * self.as_input(0, x) * 2.0,)
         return (g * (self.as_input(0, x) ** (p - 1)) * p,)

@@ -80,7 +80,8 @@ class Var(Function):
         # building a graph (create_graph), the mean must be recomputed from x to be differentiated too
         mean = x.mean(dim=self.dims, keepdim=True) if is_grad_enabled() else Tensor._from_array(mean)
         centered = x - mean
-        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * (2.0 / self.divisor)  # scale g while it is small
+        scale = 2.0 / self.divisor if self.divisor else float("nan")  # no degrees of freedom: NaN, as PyTorch
+        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * scale  # scale g while it is small
         return (g * centered,)
 
 
