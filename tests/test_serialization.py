@@ -35,9 +35,10 @@ def test_truncated_or_foreign_files_give_clear_errors(tmp_path):
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="truncated or not an .npz file"):
         tg.load(tmp_path / "cut.npz")
-    np.savez(tmp_path / "foreign.npz", a=np.ones(2))
-    with pytest.raises(ValueError, match="not a tinygrad_cnn file"):
-        tg.load(tmp_path / "foreign.npz")
+    np.savez(tmp_path / "pickled.npz", a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError, match="holds pickled Python objects; tinygrad_cnn reads only plain arrays") as info:
+        tg.load(tmp_path / "pickled.npz")
+    assert "allow_pickle" not in str(info.value)  # no hint to load it unsafely
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(ValueError, match="truncated or not an .npz file"):
         tg.load(tmp_path / "text.npz")
@@ -68,3 +69,27 @@ def test_state_dicts_move_between_torch_and_tinygrad_cnn():
     ours.eval(), theirs.eval()
     np.testing.assert_allclose(ours(tg.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_files_name_their_arrays_by_path_and_foreign_arrays_load(tmp_path):
+    model = LeNet5()
+    tg.save(model.state_dict(), tmp_path / "model.npz")
+    names = np.load(tmp_path / "model.npz").files
+    assert names[:3] == ["conv1.weight", "conv1.bias", "conv2.weight"]  # readable with NumPy alone
+    np.testing.assert_array_equal(np.load(tmp_path / "model.npz")["fc2.bias"], model.fc2.bias.detach().numpy())
+    optimizer = tg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(tg.randn(2, 1, 28, 28)).sum().backward()
+    optimizer.step()
+    tg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3}, tmp_path / "c.npz")
+    names = np.load(tmp_path / "c.npz").files
+    assert "model/conv1.weight" in names and "optimizer/state/0/momentum_buffer" in names
+    back = tg.load(tmp_path / "c.npz")
+    assert back["epoch"] == 3 and set(back["model"]) == set(model.state_dict())
+    np.savez(tmp_path / "foreign.npz", weight=np.ones((2, 3)), bias=np.zeros(2))
+    foreign = tg.load(tmp_path / "foreign.npz")
+    assert set(foreign) == {"weight", "bias"} and foreign["weight"].shape == (2, 3)
+    linear = tg.nn.Linear(3, 2).double()
+    linear.load_state_dict(foreign)
+    assert linear.weight.detach().numpy().sum() == 6
+    np.save(tmp_path / "one.npy", np.arange(3.0))
+    assert tg.load(tmp_path / "one.npy").tolist() == [0.0, 1.0, 2.0]

@@ -1,8 +1,12 @@
 """tg.save / tg.load: nested dicts of tensors and numbers as .npz files, with no pickle.
 
-The structure (dicts, lists, numbers, strings) is stored as JSON beside the arrays; each
-tensor becomes one array entry. Files are written to a temporary file in the same folder
-and renamed into place, so a failed save never leaves a half-written file.
+Each tensor becomes one array entry named by its path in the object, so the file reads well
+with NumPy alone: ``np.load("model.npz").files`` lists ``conv1.weight, conv1.bias, ...`` for a
+state dict, and ``model/conv1.weight``, ``optimizer/state/0/momentum_buffer`` for a checkpoint.
+The structure (dicts, lists, numbers, strings) is stored as JSON beside the arrays. Files are
+written to a temporary file in the same folder and renamed into place, so a failed save never
+leaves a half-written file. ``load`` also reads a plain ``np.savez`` file of arrays (as a dict
+of tensors) and refuses files holding pickled objects.
 """
 import json
 import os
@@ -16,27 +20,34 @@ _STRUCTURE = "__tinygrad_cnn_structure__"
 FORMAT = "tinygrad_cnn-1"
 
 
-def _encode(obj, arrays):
+def _encode(obj, arrays, path=()):
+    """The JSON structure of ``obj``; its arrays go into ``arrays`` under their path ("model/conv1.weight")."""
     if isinstance(obj, Tensor):
-        key = f"t{len(arrays)}"
-        arrays[key] = backend.to_numpy(obj.array)
-        return {"__tensor__": key}
+        return {"__tensor__": _store(arrays, path, backend.to_numpy(obj.array))}
     if backend.is_array(obj):
-        key = f"t{len(arrays)}"
-        arrays[key] = backend.to_numpy(obj)
-        return {"__array__": key}
+        return {"__array__": _store(arrays, path, backend.to_numpy(obj))}
     if isinstance(obj, dict):
-        return {"__dict__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+        return {"__dict__": [[_encode(k, arrays, path), _encode(v, arrays, path + (k,))] for k, v in obj.items()]}
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, arrays) for v in obj]}
+        return {"__tuple__": [_encode(v, arrays, path + (i,)) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, arrays) for v in obj]
+        return [_encode(v, arrays, path + (i,)) for i, v in enumerate(obj)]
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if hasattr(obj, "item") and getattr(obj, "shape", None) == ():  # a NumPy scalar
         return obj.item()
     raise TypeError(f"save: cannot store an object of type {type(obj).__name__} (tensors, arrays, dicts, lists, "
                     "tuples, numbers, strings and None can be saved)")
+
+
+def _store(arrays, path, array):
+    """Put ``array`` in ``arrays`` under a readable, unique name made from its path."""
+    parts = [str(p) if isinstance(p, (str, int)) and not isinstance(p, bool) else "" for p in path]
+    name = "/".join(parts) if path and all(parts) else f"array{len(arrays)}"
+    while name in arrays or name == _STRUCTURE:
+        name += "_"
+    arrays[name] = array
+    return name
 
 
 def _decode(obj, arrays, device):
@@ -76,21 +87,28 @@ def save(obj, path):
 
 
 def load(path, map_location=None):
-    """Read what ``save`` wrote; ``map_location`` picks the device of the tensors (default cpu)."""
+    """Read what ``save`` wrote (a plain ``np.savez`` file of arrays as a dict of tensors, a ``.npy``
+    file as one tensor); ``map_location`` picks the device of the tensors (default cpu)."""
     np = backend.numpy_module()
     path = os.fspath(path)
     try:
         data = np.load(path, allow_pickle=False)
-        files = getattr(data, "files", None)  # None for a plain .npy array
-        arrays = {k: data[k] for k in files} if files is not None and _STRUCTURE in files else None
-        if files is not None:
-            data.close()
+        if not hasattr(data, "files"):  # a single .npy array
+            return Tensor(backend.to_device(data, map_location))
+        with data:
+            arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise ValueError(f"load: {path} is truncated or not an .npz file written by tg.save ({error})") from None
-    if arrays is None:
-        raise ValueError(f"load: {path} is not a tinygrad_cnn file (no structure record); was it written by tg.save?")
+    except ValueError as error:
+        if "Object arrays" in str(error):  # an .npz member that is pickled Python objects
+            raise ValueError(f"load: {path} holds pickled Python objects; tinygrad_cnn reads only plain arrays, "
+                             "since unpickling can run arbitrary code") from None
+        raise ValueError(f"load: {path} is truncated or not an .npz file (neither a zip nor an .npy array; "
+                         "tinygrad_cnn never unpickles)") from None
+    except (zipfile.BadZipFile, EOFError, OSError, AttributeError) as error:
+        raise ValueError(f"load: {path} is truncated or not an .npz file ({error})") from None
+    if _STRUCTURE not in arrays:  # a foreign file: its arrays by name
+        return {name: Tensor(backend.to_device(array, map_location)) for name, array in arrays.items()}
     structure = json.loads(arrays.pop(_STRUCTURE).tobytes().decode("utf-8"))
     if structure.get("format") != FORMAT:
         raise ValueError(f"load: {path} has format {structure.get('format')!r}, expected {FORMAT!r}")
