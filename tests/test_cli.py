@@ -123,3 +123,43 @@ def test_ctrl_c_stops_cleanly_with_the_last_checkpoint_intact(tmp_path):
     assert "interrupted: the checkpoint of epoch" in stdout and "Traceback" not in stderr
     checkpoint = load_checkpoint(str(out / "checkpoint.npz"))
     assert checkpoint["epoch"] >= 1 and not list(out.glob(".tmp-*"))
+
+
+def _interrupt_self():
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_inside_a_checkpoint_save_leaves_the_previous_one_and_no_debris(tmp_path, monkeypatch):
+    """The window that made the timing test flaky, hit on purpose: Ctrl-C in the middle of writing the
+    second epoch's checkpoint, and Ctrl-C just as its temporary file is created."""
+    import tempfile
+
+    for where in ("while writing", "as the temporary file is created"):
+        out = tmp_path / where.replace(" ", "_")
+        saves = []
+        real_savez, real_mkstemp = np.savez, tempfile.mkstemp
+
+        def savez(f, **arrays):
+            saves.append(1)
+            if len(saves) == 2 and where == "while writing":
+                f.write(b"half a file")
+                _interrupt_self()
+            real_savez(f, **arrays)
+
+        def mkstemp(*args, **kwargs):
+            made = real_mkstemp(*args, **kwargs)
+            if len(saves) == 1 and where != "while writing" and str(kwargs.get("suffix")) == ".npz":
+                _interrupt_self()  # held until the name is remembered, then delivered
+            return made
+
+        monkeypatch.setattr(np, "savez", savez)
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        log = []
+        with pytest.raises(KeyboardInterrupt):
+            train(TrainConfig(epochs=3, train_limit=32, test_limit=20), str(out), progress=False, log=log.append)
+        monkeypatch.undo()
+        assert load_checkpoint(str(out / "checkpoint.npz"))["epoch"] == 1, where
+        assert "the checkpoint of epoch 1 is intact" in log[-1]
+        assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz"], where  # no temporary file left

@@ -10,10 +10,10 @@ of tensors) and refuses files holding pickled objects.
 """
 import json
 import os
-import tempfile
 import zipfile
 
 from . import backend
+from .atomic import atomic_write
 from .tensor import Tensor
 
 _STRUCTURE = "__tinygrad_cnn_structure__"
@@ -71,19 +71,8 @@ def save(obj, path):
     arrays = {}
     structure = {"format": FORMAT, "root": _encode(obj, arrays)}
     arrays[_STRUCTURE] = np.frombuffer(json.dumps(structure).encode("utf-8"), dtype=np.uint8)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, suffix=".npz") as f:
+        np.savez(f, **arrays)
 
 
 def load(path, map_location=None):

@@ -5,6 +5,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from . import backend, data, optim, serialization
+from .atomic import atomic_write
 from .autograd import no_grad
 from .models import LeNet5, resnet8
 from .nn import functional as F
@@ -172,6 +173,7 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     log(f"training {MODELS[config.model]}{' with batch norm' if config.batch_norm else ''} on {config.data}: "
         f"{len(train_set)} train / {len(test_set)} test images, {config.epochs} epochs, batch {config.batch_size}, "
         f"{config.optimizer} lr {config.lr}, device {config.device}")
+    saved = start_epoch  # the epoch whose checkpoint is on disk
     try:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             row = _train_epoch(model, optimizer, train_loader, epoch, config, progress)
@@ -179,14 +181,17 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
             metrics.append(row)
             if scheduler is not None:
                 scheduler.step()
-            save_checkpoint(checkpoint_path, model, optimizer, epoch, config, metrics)
+            save_checkpoint(checkpoint_path, model, optimizer, epoch, config, metrics)  # atomic: all or nothing
+            saved = epoch
             log(f"epoch {epoch:2d}/{config.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%} | "
                 f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.2%} | {row['seconds']:.1f}s "
                 f"({row['images_per_second']:.0f} img/s)")
     except KeyboardInterrupt:
-        done = metrics[-1]["epoch"] if metrics else start_epoch
-        log(f"\ninterrupted: the checkpoint of epoch {done} is intact at {checkpoint_path}; "
-            f"continue with --resume {checkpoint_path}")
+        if saved:
+            log(f"\ninterrupted: the checkpoint of epoch {saved} is intact at {checkpoint_path}; "
+                f"continue with --resume {checkpoint_path}")
+        else:
+            log("\ninterrupted before the first epoch ended: no checkpoint was written")
         raise
     serialization.save(model.state_dict(), os.path.join(out_dir, "model.npz"))
     write_metrics_csv(metrics, os.path.join(out_dir, "metrics.csv"))
@@ -225,13 +230,11 @@ def _train_epoch(model, optimizer, loader, epoch, config, progress):
 
 def write_metrics_csv(metrics, path):
     fields = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_second", "lr"]
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(path, mode="w", suffix=".csv") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for row in metrics:
             writer.writerow({k: row[k] for k in fields})
-    os.replace(tmp, path)
 
 
 def confusion_text(matrix):

@@ -9,6 +9,7 @@ import os
 import shutil
 
 from .. import backend
+from ..atomic import atomic_write
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -243,18 +244,14 @@ def save(graph, path, log=print):
     fmt = suffix.lstrip(".").lower() or "svg"
     if fmt == "dot" or not dot_available():
         target = stem + ".dot"
-        tmp = target + ".tmp"
-        with open(tmp, "w") as f:
+        with atomic_write(target, mode="w", suffix=".dot") as f:
             f.write(graph.source)
-        os.replace(tmp, target)
         if fmt != "dot":
             log(f"{INSTALL_DOT}: wrote {target}")
         return target
     data = graph.pipe(format=fmt)
-    tmp = f"{stem}.tmp.{fmt}"
-    with open(tmp, "wb") as f:
+    with atomic_write(path, suffix=f".{fmt}") as f:
         f.write(data)
-    os.replace(tmp, path)
     return os.fspath(path)
 
 

@@ -1,7 +1,7 @@
 """Pictures with matplotlib (the optional ``plot`` extra): curves, confusion matrix, filters, feature maps."""
-import os
 
 from .. import backend
+from ..atomic import atomic_write
 
 
 class MatplotlibMissing(ImportError):
@@ -29,10 +29,11 @@ def have_matplotlib():
 
 def _save(fig, path):
     """Write a figure atomically (temporary file, then rename)."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), "." + os.path.basename(path) + ".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-    _pyplot().close(fig)
+    try:
+        with atomic_write(path, suffix=".png") as f:
+            fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
+    finally:
+        _pyplot().close(fig)
     return path
 
 
