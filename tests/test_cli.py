@@ -163,3 +163,30 @@ def test_ctrl_c_inside_a_checkpoint_save_leaves_the_previous_one_and_no_debris(t
         assert load_checkpoint(str(out / "checkpoint.npz"))["epoch"] == 1, where
         assert "the checkpoint of epoch 1 is intact" in log[-1]
         assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz"], where  # no temporary file left
+
+
+BAD_OPTIONS = [
+    ["train", "--epochs", "0"], ["train", "--epochs", "-1"], ["train", "--epochs", "two"],
+    ["train", "--batch-size", "0"], ["train", "--lr", "nan"], ["train", "--lr", "inf"], ["train", "--lr", "-0.1"],
+    ["train", "--lr", "0"], ["train", "--seed", "-1"], ["train", "--train-limit", "-5"], ["train", "--test-limit", "x"],
+    ["train", "--optimizer", "lbfgs"], ["train", "--schedule", "step"], ["train", "--model", "vgg"],
+    ["train", "--device", "tpu"], ["train", "--data", "svhn"], ["train", "--resume", "missing.npz"],
+    ["train", "--out", "a_file"], ["train", "--model", "resnet8", "--batch-norm"], ["train", "--data", "cifar10"],
+    ["summary", "--input-size", "1", "0", "28"], ["summary", "--input-size", "1", "28"],
+    ["summary", "--model", "alexnet"], ["summary", "--checkpoint", "missing.npz"],
+    ["evaluate", "missing.npz"], ["evaluate", "x.npz", "--test-limit", "-1"], ["evaluate", "x.npz", "--data", "svhn"],
+    ["graph", "--model", "vgg"], ["graph", "--format", "jpg"], ["graph", "--direction", "up"],
+    ["graph", "--out", "."],
+]
+
+
+@pytest.mark.parametrize("args", BAD_OPTIONS, ids=[" ".join(a) for a in BAD_OPTIONS])
+def test_every_bad_option_is_one_line_exit_2_and_writes_nothing(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(SystemExit) as info:
+        main(args + (["--out", str(tmp_path / "run")] if args[0] == "train" and "--out" not in args else []))
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "error:" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written

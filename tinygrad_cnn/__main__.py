@@ -1,5 +1,6 @@
 """The command line: ``python -m tinygrad_cnn train | summary | evaluate | graph``."""
 import argparse
+import math
 import os
 import sys
 
@@ -13,6 +14,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _number(kind, test, condition):
+    """An argparse type: a number of ``kind`` passing ``test``, else one line saying what it must be."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {condition}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"must be {condition}, got {text}")
+        return value
+    return parse
+
+
+positive_int = _number(int, lambda n: n >= 1, "a positive integer")
+non_negative_int = _number(int, lambda n: n >= 0, "an integer >= 0")
+positive_float = _number(float, lambda x: math.isfinite(x) and x > 0, "a positive finite number")
+
+
 def _train(args):
     from .training import TrainConfig, train
 
@@ -22,8 +41,6 @@ def _train(args):
                          lr=lr, optimizer=args.optimizer, schedule=args.schedule, batch_norm=args.batch_norm,
                          seed=args.seed, device=args.device, train_limit=args.train_limit, test_limit=args.test_limit)
     _check_device(args.device)
-    if args.resume and not os.path.exists(args.resume):
-        raise FileNotFoundError(f"checkpoint {args.resume} does not exist")
     try:
         train(config, args.out or f"runs/{args.model}", resume=args.resume, progress=not args.no_progress,
               download=args.download)
@@ -100,20 +117,21 @@ def build_parser():
                             "cifar10: cifar-10-binary.tar.gz in --root (with --model resnet8)")
     train.add_argument("--root", default=None, help="folder with the data files (default data/mnist or data/cifar10)")
     train.add_argument("--download", action="store_true", help="download MNIST or CIFAR-10 into --root if missing")
-    train.add_argument("--epochs", type=int, default=12)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=None, help="default 0.02 for sgd, 0.001 for adam")
+    train.add_argument("--epochs", type=positive_int, default=12)
+    train.add_argument("--batch-size", type=positive_int, default=32)
+    train.add_argument("--lr", type=positive_float, default=None, help="default 0.02 for sgd, 0.001 for adam")
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                        help="learning rate: cosine annealing to 0 over the epochs, or constant")
     train.add_argument("--batch-norm", action="store_true", help="batch norm after each conv")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=non_negative_int, default=0)
     train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     train.add_argument("--out", default=None,
                        help="folder for checkpoint, model, metrics and curves (default runs/MODEL)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
-    train.add_argument("--train-limit", type=int, default=0, help="use only the first N training images")
-    train.add_argument("--test-limit", type=int, default=0, help="use only the first N test images")
+    train.add_argument("--train-limit", type=non_negative_int, default=0,
+                       help="use only the first N training images (0: all)")
+    train.add_argument("--test-limit", type=non_negative_int, default=0, help="use only the first N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
@@ -121,7 +139,7 @@ def build_parser():
     summary.add_argument("--model", choices=["lenet5", "resnet8"], default="lenet5")
     summary.add_argument("--checkpoint", help="a saved checkpoint.npz to summarise")
     summary.add_argument("--batch-norm", action="store_true")
-    summary.add_argument("--input-size", type=int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"))
+    summary.add_argument("--input-size", type=positive_int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"))
     summary.set_defaults(run=_summary)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix of a checkpoint")
@@ -129,7 +147,7 @@ def build_parser():
     evaluate.add_argument("--data", choices=["digits", "mnist", "mnist10k", "cifar10"],
                           help="default: the checkpoint's")
     evaluate.add_argument("--root", help="default: the checkpoint's")
-    evaluate.add_argument("--test-limit", type=int, default=0)
+    evaluate.add_argument("--test-limit", type=non_negative_int, default=0)
     evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     evaluate.add_argument("--out", help="write the confusion matrix as a PNG here")
     evaluate.set_defaults(run=_evaluate)
@@ -145,8 +163,35 @@ def build_parser():
     return parser
 
 
+def _refuse(parser, args, message):
+    parser.exit(2, f"{parser.prog} {args.command}: error: {message} (see {parser.prog} {args.command} --help)\n")
+
+
+def check_arguments(parser, args):
+    """Checks across options and of what they name on disk, before anything runs or is written (errors
+    exit with 2, as argparse's own)."""
+    if args.command == "train":
+        from .training import check_model_and_data
+
+        try:
+            check_model_and_data(args.model, args.data, args.batch_norm)
+        except ValueError as error:
+            _refuse(parser, args, str(error))
+    for option in ("resume", "checkpoint"):
+        path = getattr(args, option, None)
+        if path and not os.path.isfile(path):
+            _refuse(parser, args, f"checkpoint {path} does not exist")
+    out = getattr(args, "out", None)
+    if args.command == "train" and out and os.path.exists(out) and not os.path.isdir(out):
+        _refuse(parser, args, f"argument --out: {out} is a file, not a folder")
+    if out and args.command != "train" and os.path.isdir(out):
+        _refuse(parser, args, f"argument --out: {out} is a folder; give a file name")
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_arguments(parser, args)
     try:
         return args.run(args)
     except USER_ERRORS as error:

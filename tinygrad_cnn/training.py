@@ -58,18 +58,22 @@ def load_datasets(config, download=False):
     return train, test
 
 
+def check_model_and_data(model, data, batch_norm):
+    """Raise ValueError for a model that cannot be built as asked or cannot take the data."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (expected {' or '.join(MODELS)})")
+    if model == "lenet5" and data == "cifar10":
+        raise ValueError("LeNet-5 is built for 1x28x28 images; train CIFAR-10 with --model resnet8")
+    if model == "resnet8" and batch_norm:
+        raise ValueError("--batch-norm applies to lenet5 (resnet8 always has batch norm after every conv)")
+
+
 def build_model(config):
     """LeNet-5 (for 1x28x28 images) or ResNet-8 (any size; always with batch norm)."""
-    in_channels = 3 if config.data == "cifar10" else 1
+    check_model_and_data(config.model, config.data, config.batch_norm)
     if config.model == "lenet5":
-        if config.data == "cifar10":
-            raise ValueError("LeNet-5 is built for 1x28x28 images; train CIFAR-10 with --model resnet8")
         return LeNet5(batch_norm=config.batch_norm).to(config.device)
-    if config.model == "resnet8":
-        if config.batch_norm:
-            raise ValueError("--batch-norm applies to lenet5 (resnet8 always has batch norm after every conv)")
-        return resnet8(in_channels=in_channels).to(config.device)
-    raise ValueError(f"unknown model {config.model!r} (expected {' or '.join(MODELS)})")
+    return resnet8(in_channels=3 if config.data == "cifar10" else 1).to(config.device)
 
 
 def build_optimizer(config, model):
@@ -148,10 +152,10 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     Returns the list of per-epoch metrics. Ctrl-C stops after the last complete epoch,
     whose checkpoint is intact. ``download`` fetches MNIST into ``config.root`` if missing.
     """
-    os.makedirs(out_dir, exist_ok=True)
     backend.manual_seed(config.seed)
     model = build_model(config)  # first: a model that cannot take this data says so before anything loads
     train_set, test_set = load_datasets(config, download=download)
+    os.makedirs(out_dir, exist_ok=True)  # only once everything needed is there
     optimizer = build_optimizer(config, model)
     start_epoch, metrics = 0, []
     if resume:
