@@ -276,8 +276,24 @@ class Tensor:
 
     # ---- in-place operations ---------------------------------------------------------
     def _check_inplace(self, op):
-        if self.creator is None and self._requires_grad and autograd.is_grad_enabled():
+        if not autograd.is_grad_enabled():
+            return
+        if self.creator is None and self._requires_grad:
             raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
+        if self._is_view_of_a_leaf_that_requires_grad():
+            raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+
+    def _is_view_of_a_leaf_that_requires_grad(self):
+        """Whether this tensor was made by view primitives (reshape, permute, slicing) from such a leaf, and
+        still shares its memory."""
+        fn = self.creator
+        while fn is not None and fn.returns_view:
+            parent = fn.parents[0]
+            if isinstance(parent, Tensor):
+                return autograd._same_memory(self.array, parent.array)
+            fn = parent
+        return False
 
     def _operand(self, other):
         array = other.array if isinstance(other, Tensor) else other
@@ -390,11 +406,17 @@ class Tensor:
         return Tensor._from_array(backend.scalar(value, dtype, self.array))
 
     def _operands(self, other):
-        """(self, other) ready for a binary primitive; an integer tensor meeting a Python float
-        becomes float32 first, as in PyTorch (numpy alone would give float64)."""
+        """(self, other) ready for a binary primitive, with PyTorch's type promotion where NumPy's differs:
+        an integer tensor meeting a Python float becomes float32 (not float64), and a 0-d tensor meeting a
+        tensor with dims, of the same kind (float, or integer), takes that tensor's dtype."""
         constant = self._constant_like(other)
         if isinstance(other, float) and self.array.dtype.kind != "f":
             return self.float(), constant
+        a, b = self.array, constant.array
+        if a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and a.dtype.kind == b.dtype.kind:
+            if a.ndim == 0:
+                return self.to(b.dtype), constant
+            return self, constant.to(a.dtype)
         return self, constant
 
     def __add__(self, other):
@@ -570,12 +592,23 @@ class Tensor:
         return -ops.Maximum.apply(-self, -self._constant_like(other))
 
     def clamp(self, min=None, max=None):
-        out = self
+        """Limit to [min, max], as PyTorch: a NaN stays NaN (with no gradient), and the gradient passes
+        where min <= x <= max. Tensor limits get the gradient where they are the result."""
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = where(~(out < min), out, min)
+            if max is not None:
+                out = where(~(out > max), out, max)
+            return out
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of min or max must not be None")
+        inside = True
         if min is not None:
-            out = where(out >= min, out, min)
+            inside = self.array >= min
         if max is not None:
-            out = where(out <= max, out, max)
-        return out
+            inside = inside & (self.array <= max)
+        return where(inside, self, Tensor._from_array(self.xp.clip(self.array, min, max)))
 
     clip = clamp
 
@@ -680,10 +713,14 @@ class Tensor:
         return out if keepdim else out.squeeze(dim)
 
     def softmax(self, dim):
+        if self.numel() == 0:  # nothing to normalise (and no maximum to shift by)
+            return self * 1.0
         e = (self - self.detach().amax(dim, keepdim=True)).exp()
         return e / e.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
+        if self.numel() == 0:
+            return self * 1.0
         shifted = self - self.detach().amax(dim, keepdim=True)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 

@@ -75,7 +75,8 @@ class Div(_Binary):
 
 
 class Maximum(_Binary):
-    """y = max(a, b) elementwise.  Tie rule (as torch.maximum): where a == b each gets g / 2."""
+    """y = max(a, b) elementwise.  Rules as torch.maximum: where a == b each gets g / 2; otherwise the
+    larger gets g, and where a NaN is involved (no order) both get g."""
 
     def forward(self, a, b):
         self.remember_inputs(a, b)
@@ -86,9 +87,13 @@ class Maximum(_Binary):
         a, b = self.saved_arrays()
         self.check_version(0, a)
         self.check_version(1, b)
-        share_a = Tensor._from_array(((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False))
-        return self.to_inputs(g * share_a if self.needs_grad(0) else None,
-                              g * (1.0 - share_a) if self.needs_grad(1) else None)
+        tie = 0.5 * (a == b)
+        ga = gb = None
+        if self.needs_grad(0):
+            ga = g * Tensor._from_array((1.0 - (a < b) - tie).astype(g.dtype, copy=False))
+        if self.needs_grad(1):
+            gb = g * Tensor._from_array((1.0 - (a > b) - tie).astype(g.dtype, copy=False))
+        return self.to_inputs(ga, gb)
 
 
 class Where(Function):

@@ -137,6 +137,7 @@ class AMax(Function):
     def backward(self, g):
         x, kept = self.saved_arrays()
         self.check_version(0, x)
+        self.check_version(None, kept)  # the maxima are the output
         ties = x == kept
         share = ties / ties.sum(axis=self.dims, keepdims=True)
         g = g.reshape(_kept_shape(self.in_shape, self.dims))
