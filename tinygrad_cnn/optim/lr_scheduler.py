@@ -213,10 +213,11 @@ def _linear_anneal(start, end, fraction):
     return (end - start) * fraction + start
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiply each group's lr by ``factor`` once the metric given to ``step(metric)`` has not improved
     (by more than ``threshold``, relative or absolute) for more than ``patience`` epochs; then wait
-    ``cooldown`` epochs before counting again. Never below ``min_lr``; changes under ``eps`` are skipped."""
+    ``cooldown`` epochs before counting again. Never below ``min_lr``; changes under ``eps`` are skipped.
+    (No closed form: it reacts to the metric, so it sets up its own state instead of LRScheduler's.)"""
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0, eps=1e-8):
@@ -262,12 +263,3 @@ class ReduceLROnPlateau:
         else:
             bound = self.best - self.threshold if self.mode == "min" else self.best + self.threshold
         return current < bound if self.mode == "min" else current > bound
-
-    def get_last_lr(self):
-        return list(self._last_lr)
-
-    def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)

@@ -40,16 +40,8 @@ class Conv2d(Module):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, [("padding", self.padding, (0, 0)), ("dilation", self.dilation, (1, 1)),
+                                 ("groups", self.groups, 1)])
 
 
 class ConvTranspose2d(Module):
@@ -103,15 +95,14 @@ class ConvTranspose2d(Module):
         return tuple(padding)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, [("padding", self.padding, (0, 0)), ("output_padding", self.output_padding, (0, 0)),
+                                 ("dilation", self.dilation, (1, 1)), ("groups", self.groups, 1)])
+
+
+def _conv_repr(module, options):
+    """PyTorch's repr of a conv layer: channels, kernel and stride, then each option not at its default."""
+    s = f"{module.in_channels}, {module.out_channels}, kernel_size={module.kernel_size}, stride={module.stride}"
+    for name, value, default in options:
+        if value != default:
+            s += f", {name}={value!r}" if isinstance(value, str) else f", {name}={value}"
+    return s + (", bias=False" if module.bias is None else "")
