@@ -1,9 +1,11 @@
-"""LeNet-5 training and inference speed, tinygrad_cnn against PyTorch, in one process run.
+"""LeNet-5 training and inference speed, tinygrad_cnn against PyTorch.
 
-    python benchmarks/lenet.py [--steps 20] [--batches 64 256] [--device cpu|cuda] [--quick]
+    python benchmarks/lenet.py [--rounds 5] [--steps 20] [--batches 64 256] [--device cpu|cuda] [--interleaved]
 
-Same initial weights and data for both libraries; the two are interleaved step by step so
-that both see the same machine load. Prints median/min/max milliseconds per training step
+Same initial weights and data for both libraries. By default each library runs in a process of
+its own, the processes alternating round by round (harness.py): in one process on 2 cores their
+thread pools fight and PyTorch loses about 2x. ``--interleaved`` runs both in this process,
+alternating step by step (the old way, kept for comparison). Prints median/min/max milliseconds per training step
 (forward + backward + SGD-momentum step) and per inference batch, the ratio
 tinygrad_cnn / PyTorch, peak memory of a training step (each measured in a fresh
 subprocess), a breakdown of one tinygrad_cnn step by primitive, and the per-op overhead of
@@ -12,7 +14,6 @@ the graph machinery.
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -21,10 +22,12 @@ import time
 
 import numpy as np
 
-import tinygrad_cnn as tg
-import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn import ops
-from tinygrad_cnn.models import LeNet5
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import tinygrad_cnn as tg  # noqa: E402
+import tinygrad_cnn.nn.functional as F  # noqa: E402
+from tinygrad_cnn import ops  # noqa: E402
+from tinygrad_cnn.models import LeNet5  # noqa: E402
 
 try:
     import torch
@@ -133,6 +136,38 @@ def compare(batch_size, batch_norm, steps, device):
             if i >= 3:
                 results["torch_infer"].append(t)
     return results
+
+
+def separate(batch_size, batch_norm, steps, device, rounds):
+    """The same measurements, each library in processes of its own (alternating rounds): every entry
+    is the list of per-round medians."""
+    results = {}
+    for kind in ("train", "infer"):
+        case = dict(kind=kind, batch=batch_size, batch_norm=batch_norm, steps=steps, device=device)
+        per_round = harness.alternate(__file__, case, rounds, ("ours", "torch") if torch is not None else ("ours",))
+        for lib, values in per_round.items():
+            results[f"{lib}_{kind}"] = values
+    return results
+
+
+def worker(library, case):
+    """One case in this process: print {"ms": [...]} as JSON."""
+    ours, theirs = twins(case["batch_norm"], case["device"])
+    x, y = batch(case["batch"])
+    device = case["device"]
+    if library == "ours":
+        model, args = ours, (tg.tensor(x, device=device), tg.tensor(y, device=device))
+        opt = tg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        train, infer = (lambda: our_step(model, opt, *args)), (lambda: our_inference(model, args[0]))
+    else:
+        torch.set_num_threads(harness.cpu_count())
+        model, args = theirs, (torch.tensor(x, device=device), torch.tensor(y, device=device))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        train, infer = (lambda: torch_step(model, opt, *args)), (lambda: torch_inference(model, args[0]))
+    model.train(case["kind"] == "train")
+    run = train if case["kind"] == "train" else infer
+    times = [timed(run, device) for _ in range(case["steps"] + 3)][3:]
+    print(json.dumps({"ms": times}))
 
 
 # ---- peak memory, each library in a fresh process -------------------------------------
@@ -254,19 +289,26 @@ def main():
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of separate processes")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="both libraries in this process, step by step (flatters tinygrad_cnn on few cores)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON here")
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], json.loads(args.worker[1]))
+        return
     if args.memory_probe:
         library, batch_size, batch_norm = args.memory_probe
         print(memory_probe(library, int(batch_size), bool(int(batch_norm))))
         return
-    threads = os.cpu_count()
     if torch is not None:
-        torch.set_num_threads(threads)
-    print(f"machine: {platform.machine()}, {threads} cores, Python {platform.python_version()}, numpy {np.__version__}, "
-          f"BLAS {tg.backend.blas_info()}, torch {torch.__version__ if torch else 'not installed'}"
-          + (f" ({torch.get_num_threads()} threads)" if torch else "") + f", device {args.device}")
+        torch.set_num_threads(harness.cpu_count())
+    print(harness.threads_line(torch).replace("each library in its own process, alternating",
+                                              "both in one process, step by step" if args.interleaved else
+                                              f"each library in its own process, {args.rounds} alternating rounds")
+          + f"; device {args.device}")
     if args.device == "cuda":
         print(f"GPU: {tg.backend.cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}")
     if torch is None:
@@ -278,7 +320,8 @@ def main():
     report = []
     for batch_size in args.batches:
         for batch_norm in (False, True):
-            r = compare(batch_size, batch_norm, args.steps, args.device)
+            r = (compare(batch_size, batch_norm, args.steps, args.device) if args.interleaved
+                 else separate(batch_size, batch_norm, args.steps, args.device, args.rounds))
             row = {"batch": batch_size, "batch_norm": batch_norm,
                    **{k: stats(v) for k, v in r.items()}}
             train_ratio = infer_ratio = mem_ratio = float("nan")

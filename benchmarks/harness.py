@@ -1,0 +1,73 @@
+"""Timing two libraries fairly: each in a process of its own, the processes alternating in rounds.
+
+In one process on 2 cores PyTorch's OpenMP threads and NumPy's OpenBLAS threads spin-wait against
+each other and PyTorch loses about 2x, which flatters tinygrad_cnn. Here every measurement runs
+in a fresh process of the benchmark script (``--worker LIBRARY CASE``), which prints its
+per-step milliseconds as JSON; the rounds alternate the libraries (ours, torch, ours, torch, ...)
+so that the machine's drift hits both, and each library's number is the median over rounds of
+the per-round medians, with the smallest and largest round.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+
+def run_worker(script, library, case, extra=()):
+    """One measurement in a fresh process: the JSON the worker printed on its last line."""
+    out = subprocess.run([sys.executable, script, "--worker", library, json.dumps(case), *extra],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {library} {case} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternate(script, case, rounds, libraries=("ours", "torch")):
+    """{library: [median ms of each round]} with the processes alternating round by round."""
+    per_round = {lib: [] for lib in libraries}
+    for _ in range(rounds):
+        for lib in libraries:
+            times = run_worker(script, lib, case)["ms"]
+            per_round[lib].append(statistics.median(times))
+    return per_round
+
+
+def summary(values):
+    """(median, min, max) of the per-round medians."""
+    return statistics.median(values), min(values), max(values)
+
+
+def cell(values):
+    med, lo, hi = summary(values)
+    return f"{med:7.1f} ({lo:.1f}-{hi:.1f})"
+
+
+def cpu_count():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def threads_line(torch):
+    """The thread counts both libraries run with, and the machine."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+                         for i in threadpool_info() if i.get("user_api") == "blas")
+    except ImportError:
+        blas = "BLAS unknown (pip install threadpoolctl)"
+    import numpy
+
+    cores = cpu_count()
+    torch_part = (f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch is not None
+                  else "PyTorch not installed")
+    return (f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, numpy "
+            f"{numpy.__version__} with {blas}; {torch_part}; each library in its own process, alternating")
+
+
+def peak_rss_mb():
+    """The process's peak resident memory so far (MB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
