@@ -1,10 +1,15 @@
 """The lecture's worked example, step by step: a conv is im2col + one matrix product, and its
 backward pass is two matrix products + col2im.
 
-    python examples/conv_backprop_walkthrough.py [--out DIR]
+One convention throughout, the library's own (and the drawings'): the windows matrix has one
+*row* per output pixel (its 9 values read row by row), and the conv is that matrix times the
+filter as a *column*.
+
+    python examples/conv_backprop_walkthrough.py [--out DIR]   (pictures: DIR, else a temporary folder)
 """
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
@@ -13,7 +18,8 @@ import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.viz.graph import draw_graph, save
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--out", default=".", help="folder for the forward and backward graph pictures")
+parser.add_argument("--out", default=None, help="folder for the forward and backward graph pictures "
+                                                 "(default: a new temporary folder)")
 args = parser.parse_args()
 np.set_printoptions(linewidth=120)
 
@@ -29,13 +35,14 @@ kernel = tg.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=tg.float32).reshape(
 show("image (5x5)", image[0, 0])
 show("filter (3x3)", kernel[0, 0])
 
-# 2. im2col: every 3x3 window becomes one column, so a 5x5 image gives 9 columns of 9 values.
-columns = F.unfold(image, kernel_size=3)[0]  # (9 values per window, 9 windows)
-show("im2col matrix: column j is window j, read row by row", columns)
+# 2. im2col: every 3x3 window becomes one row, so a 5x5 image gives 9 rows of 9 values.
+windows = F.unfold(image, kernel_size=3)[0].t()  # (9 windows, 9 values per window)
+show("windows matrix (im2col): row j is window j, read row by row", windows)
 
-# 3. The convolution is now one matrix product: the filter as a row times the columns.
-by_matmul = (kernel.reshape(1, 9) @ columns).reshape(3, 3)
-show("filter row @ im2col matrix, reshaped to 3x3", by_matmul)
+# 3. The convolution is now one matrix product: the windows matrix times the filter as a column.
+filter_column = kernel.reshape(9, 1)
+by_matmul = (windows @ filter_column).reshape(3, 3)
+show("windows @ filter column, reshaped to 3x3", by_matmul)
 output = F.conv2d(image, kernel)
 assert by_matmul.tolist() == output[0, 0].tolist() == [[4, 3, 4], [2, 4, 3], [2, 3, 4]]
 print("equals F.conv2d and the lecture's [[4,3,4],[2,4,3],[2,3,4]]")
@@ -44,20 +51,22 @@ print("equals F.conv2d and the lecture's [[4,3,4],[2,4,3],[2,3,4]]")
 upstream = tg.tensor([[1, 0, -1], [2, 1, 0], [0, -1, 1]], dtype=tg.float32)
 output.backward(upstream.reshape(1, 1, 3, 3), create_graph=True)
 show("upstream gradient dL/dout (3x3)", upstream)
+upstream_column = upstream.reshape(9, 1)
 
-# 5. dW by hand: each filter weight touched one value in each window, so
-#    dW = upstream (as a row of 9) @ im2col matrix^T.
-dw_by_hand = (upstream.reshape(1, 9) @ columns.detach().t()).reshape(3, 3)
-show("dW by hand = upstream @ im2col^T", dw_by_hand)
+# 5. dW by hand: each filter weight met one value of each window, so
+#    dW = windows^T @ upstream column.
+dw_by_hand = (windows.detach().t() @ upstream_column).reshape(3, 3)
+show("dW by hand = windows^T @ upstream", dw_by_hand)
 show("dW from autograd", kernel.grad[0, 0])
 assert np.array_equal(dw_by_hand.numpy(), kernel.grad[0, 0].detach().numpy())
 print("dW by hand equals autograd's dW")
 
-# 6. dX by hand: each window's gradient is the filter times its upstream value (a 9x9 matrix
-#    of columns); col2im adds every column back onto the pixels its window covered.
-window_grads = kernel.detach().reshape(9, 1) @ upstream.reshape(1, 9)
-dx_by_hand = F.fold(window_grads.reshape(1, 9, 9), output_size=(5, 5), kernel_size=3)[0, 0]
-show("dX by hand = col2im(filter^T @ upstream)", dx_by_hand)
+# 6. dX by hand: each window's gradient is its upstream value times the filter (a 9x9 matrix,
+#    one row per window: upstream column @ filter row); col2im adds every row back onto the
+#    pixels its window covered.
+window_grads = upstream_column @ kernel.detach().reshape(1, 9)
+dx_by_hand = F.fold(window_grads.t().reshape(1, 9, 9), output_size=(5, 5), kernel_size=3)[0, 0]
+show("dX by hand = col2im(upstream @ filter row)", dx_by_hand)
 show("dX from autograd", image.grad[0, 0])
 assert np.array_equal(dx_by_hand.numpy(), image.grad[0, 0].detach().numpy())
 print("dX by hand equals autograd's dX: col2im is im2col run backwards")
@@ -84,8 +93,9 @@ for layers in range(1, 5):
 
 # 8. The graphs: forward (conv2d = im2col -> reshape -> matmul) and the backward pass of dX
 #    (built because backward ran with create_graph=True), where col2im appears.
-os.makedirs(args.out, exist_ok=True)
+out = args.out or tempfile.mkdtemp(prefix="conv_walkthrough_")
+os.makedirs(out, exist_ok=True)
 names = {"image": image, "filter": kernel}
-forward = save(draw_graph(output, params=names), os.path.join(args.out, "walkthrough_forward.svg"))
-backward = save(draw_graph(image.grad, params=names), os.path.join(args.out, "walkthrough_backward.svg"))
+forward = save(draw_graph(output, params=names), os.path.join(out, "walkthrough_forward.svg"))
+backward = save(draw_graph(image.grad, params=names), os.path.join(out, "walkthrough_backward.svg"))
 print(f"\nwrote {forward} and {backward}")

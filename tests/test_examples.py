@@ -35,6 +35,30 @@ def test_batchnorm_effect(tmp_path):
     assert "with BN" in out and "without BN" in out
 
 
+def test_lessons_write_their_pictures_to_a_temporary_folder_by_default(tmp_path):
+    for name in ("conv_backprop_walkthrough.py", "maxpool_backward.py", "batchnorm_backward.py", "transposed_conv.py"):
+        out = run_example(name, cwd=tmp_path)
+        assert "wrote " in out and list(tmp_path.iterdir()) == [], name  # nothing in the current folder
+
+
+def test_maxpool_backward_lesson(tmp_path):
+    out = run_example("maxpool_backward.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert "dX by hand equals autograd's" in out and "[[5, 7], [8, 15]]" in out and "as in PyTorch" in out
+    assert {p.name for p in tmp_path.iterdir()} >= {"maxpool_forward.svg", "maxpool_backward.svg"} or \
+        {p.name for p in tmp_path.iterdir()} >= {"maxpool_forward.dot", "maxpool_backward.dot"}
+
+
+def test_batchnorm_backward_lesson(tmp_path):
+    out = run_example("batchnorm_backward.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert "dx by hand (closed form)" in out and "dx sums to zero over the batch: True" in out
+    assert "running var  2.16667" in out and "fused conv" in out
+
+
+def test_transposed_conv_lesson(tmp_path):
+    out = run_example("transposed_conv.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert "the same: a transposed conv is a conv's input gradient" in out and "and by hand" in out
+
+
 def test_conv_backprop_walkthrough(tmp_path):
     out = run_example("conv_backprop_walkthrough.py", "--out", str(tmp_path), cwd=tmp_path)
     assert "[[4. 3. 4.]" in out and "dW by hand equals autograd's dW" in out

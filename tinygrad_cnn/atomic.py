@@ -27,6 +27,13 @@ def interrupts_deferred():
                 raise KeyboardInterrupt
 
 
+def _permissions():
+    """The mode a newly created file gets here: 0666 less the process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", prefix=".tmp-", suffix=""):
     """``with atomic_write(path) as f:`` write to ``f``; ``path`` appears, complete, only if the block ends
@@ -41,6 +48,7 @@ def atomic_write(path, mode="wb", prefix=".tmp-", suffix=""):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _permissions())  # mkstemp's file is private (0600); give the usual rw-r--r--
         os.replace(tmp, path)
     except BaseException:
         if tmp is not None and os.path.exists(tmp):

@@ -196,7 +196,8 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
                 graph.edge(source, target, **({"color": "#C2185B", "penwidth": "1.8"} if id(fn) in merges else {}))
-    graph.edge(representative[id(output.creator)] if output.creator else f"t{id(output)}", "output")
+    if output.creator is not None:  # (a tensor computed from nothing that needs a gradient is drawn alone)
+        graph.edge(representative[id(output.creator)], "output")
     return graph
 
 
