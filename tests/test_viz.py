@@ -29,7 +29,7 @@ def test_small_expression_has_the_expected_nodes_and_edges():
     # ops: mul, add, sum; tensors: a, b, the output
     assert len(nodes) == 6 and len(edges) == 6
     source = viz.draw_graph(loss, params={"a": a, "b": b}).source
-    assert "<b>mul</b>" in source and "<b>sum</b>" in source and 'label="a\n2"' in source
+    assert "<b>mul</b>" in source and "<b>sum</b>" in source and 'label="a\n2\n[1. 2.]"' in source  # values shown
 
 
 def test_conv2d_module_cluster_holds_the_conv2d_cluster_holding_the_primitives():
@@ -44,7 +44,7 @@ def test_conv2d_module_cluster_holds_the_conv2d_cluster_holding_the_primitives()
     matmul = source.index("<b>matmul</b>")
     assert outer <= module < inner < im2col and inner < matmul
     assert source.count("subgraph cluster_") == 3  # Sequential > Conv2d 0 > conv2d
-    assert 'label="0.weight\n2x1x5x5"' in source
+    assert 'label="0.weight\n2x1x5x5\n|x|=' in source  # a large parameter: its norm, min and max
 
 
 def test_parameters_are_labelled_with_module_names():
@@ -78,7 +78,13 @@ def test_show_grads_annotates_leaves():
     w = tg.tensor([3.0, 4.0], requires_grad=True)
     loss = (w * w).sum()
     loss.backward()
-    assert "|g|=10" in viz.draw_graph(loss, params={"w": w}, show_grads=True).source
+    source = viz.draw_graph(loss, params={"w": w}, show_grads=True).source
+    assert "grad [6. 8.]" in source and "\n25." in source  # small tensors: their values (the loss too)
+    big = tg.ones(30, requires_grad=True)
+    (big * 2).sum().backward()
+    source = viz.draw_graph((big * 2).sum(), params={"big": big}, show_grads=True).source
+    assert "|x|=5.48 min 1 max 1" in source and "grad |x|=11 min 2 max 2" in source  # large: norm, min, max
+    assert "[1. 1." not in viz.draw_graph(loss, params={"w": w}, show_values=False).source.replace("grad", "")
 
 
 def test_scopes_cost_no_string_formatting_in_training():
@@ -154,3 +160,21 @@ def test_a_residual_block_shows_its_two_paths_meeting_at_one_add_inside_the_bloc
     into_merge = re.findall(r"^\s*(\w+) -> " + merges[0] + r" \[color=\"#C2185B\"", source, re.M)
     assert len(into_merge) == 2  # the main path and the shortcut, both drawn bold
     assert "<b>relu</b>" in source or "label=relu" in source  # ReLU is named, not drawn as where
+
+
+def test_labels_name_what_the_lesson_is_about():
+    x = tg.randn(1, 1, 5, 5, requires_grad=True)
+    w = tg.randn(1, 1, 3, 3, requires_grad=True)
+    out = (F.conv2d(x, w) ** 2).sum()
+    source = viz.draw_graph(out, params={"input": x, "w": w}, color_by_kind=True).source
+    assert "<b>pow 2</b>" in source  # the exponent is part of the op
+    assert "1x3x3x3x3x1 (N,OH,OW,KH,KW,C)" in source  # im2col's axes by name
+    assert "<b>primitives</b>" in source and "window</td>" in source  # the colours' legend
+    out.backward(create_graph=True)
+    collapsed = viz.draw_graph(x.grad, params={"input": x, "w": w}, group_composites="collapse").source
+    assert "im2col backward: col2im" in collapsed  # the word col2im survives collapsing
+    model = LeNet5()
+    loss = F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.tensor([1, 2]))
+    forward = viz.draw_graph(loss, model=model, group_composites="collapse").source
+    for composite, shape in (("conv2d k=5 s=1 p=2", "2x20x28x28"), ("linear in=2450 out=500", "2x500")):
+        assert re.search(re.escape(composite) + r"</b><br/><font point-size='8'>" + shape, forward), composite

@@ -88,15 +88,18 @@ def _module_and_param_names(params, model):
 
 
 def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
-               model=None, color_by_kind=False):
+               model=None, color_by_kind=False, show_values=True):
     """A ``graphviz.Digraph`` of the graph that computed ``output``.
 
     ``params``: a dict name -> tensor (``dict(model.named_parameters())``) to label leaves;
     ``model``: also names module clusters (``Conv2d conv1``) and its parameters;
     ``group_composites``: True draws composites and module calls as nested clusters,
     "collapse" draws each composite op as one node, False draws flat primitives;
-    ``show_grads``: annotate leaves with their gradient's shape and norm (after backward);
-    ``color_by_kind``: colour primitives by kind (elementwise, reduce, movement, matmul, window).
+    ``show_values``: the values of the inputs, parameters and output in their nodes (up to 25 of
+    them; a larger tensor shows its norm, min and max);
+    ``show_grads``: the same for the leaves' gradients (after backward);
+    ``color_by_kind``: colour primitives by kind (elementwise, reduce, movement, matmul, window),
+    with a legend.
     """
     import graphviz
 
@@ -115,12 +118,12 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
 
     collapse = group_composites == "collapse"
     representative = {}  # function id -> the node that stands for it
-    collapsed_nodes = {}  # outermost composite scope id -> (scope, its output: the first Function walked)
+    members = {}  # outermost composite scope id -> (scope, the Functions inside it)
     for fn in functions:
         chain = [s for s in _scope_chain(fn.scope) if s.kind == "function"]
         if collapse and chain:
             representative[id(fn)] = f"s{id(chain[0])}"
-            collapsed_nodes.setdefault(id(chain[0]), (chain[0], fn))
+            members.setdefault(id(chain[0]), (chain[0], []))[1].append(fn)
         else:
             representative[id(fn)] = f"f{id(fn)}"
 
@@ -138,23 +141,34 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             scopes[id(s)] = s
         nodes_by_cluster.setdefault(tuple(id(s) for s in chain), []).append((node, attrs))
 
+    consumers = {}  # function id -> the Functions that read its output
+    for fn in functions:
+        for parent in fn.parents:
+            if isinstance(parent, Function):
+                consumers.setdefault(id(parent), []).append(fn)
     param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
     merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
         node = representative[id(fn)]
         if node.startswith("f"):
-            label = type(fn).__name__.lower()
+            label = _primitive_name(fn)
             if show_shapes:
-                label = f"<<b>{label}</b><br/><font point-size='8'>{_size(fn.shape)} {fn.dtype}</font>>"
+                label = f"<<b>{label}</b><br/><font point-size='8'>{_shape_text(fn)} {fn.dtype}</font>>"
             colour = KIND_COLOURS[fn.kind] if color_by_kind else OP
             attrs = {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
             if id(fn) in merges:
                 attrs.update(style="rounded,filled,bold", fillcolor=MERGE, label=_merge_label(fn, show_shapes))
             place(fn.scope, node, attrs)
-    for scope_id, (scope, last) in collapsed_nodes.items():
+    for scope_id, (scope, inside) in members.items():
         label = scope_title(scope, module_names)
-        if show_shapes:
-            label = f"<<b>{label}</b><br/><font point-size='8'>{_size(last.shape)}</font>>"
+        if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
+            kinds = list(dict.fromkeys(_primitive_name(fn) for fn in reversed(inside)))
+            label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+        if show_shapes:  # the shape of what leaves the composite: its Function read outside it (or the output)
+            inside_ids = {id(fn) for fn in inside}
+            result = next((fn for fn in inside if fn is output.creator or any(
+                id(c) not in inside_ids for c in consumers.get(id(fn), ()))), inside[0])
+            label = f"<<b>{label}</b><br/><font point-size='8'>{_size(result.shape)}</font>>"
         place(scope.parent, f"s{scope_id}", {"label": label, "shape": "box", "style": "rounded,filled,bold",
                                               "fillcolor": OP})
 
@@ -170,9 +184,10 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
         label = name or "input"
         if show_shapes:
             label += f"\n{_size(leaf.shape)}"
+        if show_values:
+            label += "\n" + _values_text(leaf.array)
         if show_grads and leaf.grad is not None:
-            norm = float(backend.to_numpy((leaf.grad.array.astype("float64") ** 2).sum()) ** 0.5)
-            label += f"\ngrad {_size(leaf.grad.shape)} |g|={norm:.3g}"
+            label += "\ngrad " + _values_text(leaf.grad.array)
         is_param = name is not None and name != "input"
         attrs = {"label": label, "shape": "ellipse", "style": "filled", "fillcolor": PARAMETER if is_param else TENSOR}
         if is_param:  # drawn inside the module that owns it
@@ -182,9 +197,13 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
 
     title = f"{grad_of[id(output)]}.grad" if id(output) in grad_of else ("loss" if output.numel() == 1 else "output")
     out_label = title + (f"\n{_size(output.shape)}" if show_shapes else "")
+    if show_values:
+        out_label += "\n" + _values_text(output.array)
     graph.node("output", out_label, shape="ellipse", style="filled,bold", fillcolor=OUTPUT)
 
     _emit_clusters(graph, nodes_by_cluster, scopes, module_names)
+    if color_by_kind:
+        _legend(graph, {fn.kind for fn in functions})
 
     edges = set()
     for fn in functions:
@@ -199,6 +218,41 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     if output.creator is not None:  # (a tensor computed from nothing that needs a gradient is drawn alone)
         graph.edge(representative[id(output.creator)], "output")
     return graph
+
+
+AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C"}  # im2col's layouts (window.py)
+MAX_VALUES = 25
+
+
+def _primitive_name(fn):
+    """'pow 2' for x ** 2 (the exponent, a constant, is part of the op); the class name otherwise."""
+    name = type(fn).__name__.lower()
+    exponent = getattr(fn, "exponent", None)
+    return f"{name} {exponent:g}" if exponent is not None else name
+
+
+def _shape_text(fn):
+    """The output shape; im2col's and col2im's window arrays name their axes."""
+    layout = getattr(fn, "layout", None)
+    if layout is not None and len(fn.shape) == 6:
+        return f"{_size(fn.shape)} ({AXES[layout]})"
+    return _size(fn.shape)
+
+
+def _values_text(array):
+    """Up to 25 values as nested lists, else the norm, min and max (a picture must stay readable)."""
+    np = backend.numpy_module()
+    values = backend.to_numpy(array).astype("float64")
+    if values.size <= MAX_VALUES:
+        return np.array2string(values, precision=3, separator=" ", suppress_small=True).replace("\n", "\\l")
+    return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
+
+
+def _legend(graph, kinds):
+    """A small box naming the colour of each kind of primitive in the drawing."""
+    rows = "".join(f"<tr><td bgcolor='{KIND_COLOURS[k]}'>{k}</td></tr>" for k in KIND_COLOURS if k in kinds)
+    graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>"
+                         f"<tr><td><b>primitives</b></td></tr>{rows}</table>>", shape="plaintext")
 
 
 def _merge_label(fn, show_shapes):
