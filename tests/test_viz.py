@@ -79,7 +79,7 @@ def test_show_grads_annotates_leaves():
     loss = (w * w).sum()
     loss.backward()
     source = viz.draw_graph(loss, params={"w": w}, show_grads=True).source
-    assert "grad [6. 8.]" in source and "\n25." in source  # small tensors: their values (the loss too)
+    assert "grad [6. 8.]" in source and "\n25\"" in source  # small tensors: their values (the loss too)
     big = tg.ones(30, requires_grad=True)
     (big * 2).sum().backward()
     source = viz.draw_graph((big * 2).sum(), params={"big": big}, show_grads=True).source
@@ -178,3 +178,17 @@ def test_labels_name_what_the_lesson_is_about():
     forward = viz.draw_graph(loss, model=model, group_composites="collapse").source
     for composite, shape in (("conv2d k=5 s=1 p=2", "2x20x28x28"), ("linear in=2450 out=500", "2x500")):
         assert re.search(re.escape(composite) + r"</b><br/><font point-size='8'>" + shape, forward), composite
+
+
+def test_every_operand_is_drawn_constants_apart_and_small_ones_inline():
+    conv = nn.Conv2d(1, 1, 3)
+    x = tg.randn(1, 1, 5, 5, requires_grad=True)
+    conv(x).sum().backward(create_graph=True)
+    source = viz.draw_graph(x.grad, params={"input": x, **dict(conv.named_parameters())}).source
+    constants = re.findall(r'^\s*(c\w+) \[label="constant\n9x1', source, re.M)
+    assert len(constants) == 1  # the upstream gradient of the matmul that makes dX's windows
+    assert re.search(rf"^\s*{constants[0]} -> f\w+ \[color=\"#999999\" style=dashed\]", source, re.M)
+    bn = nn.BatchNorm2d(2)
+    forward = viz.draw_graph(bn(tg.randn(4, 2, 3, 3, requires_grad=True)).relu().sum()).source
+    assert "<b>add 1e-05</b>" in forward  # batch norm's eps, inline
+    assert 'label="mask\n4x2x3x3' in forward  # relu's routing mask

@@ -131,6 +131,7 @@ class Function:
     kind = "elementwise"  # for drawing: elementwise, reduce, movement, matmul, window
     returns_view = False  # True where forward may return a view of input 0's memory (reshape, permute, ...)
     saved = ()
+    constants = ()  # the arrays of inputs that need no gradient (None for the others), for drawings
     retained = None  # a weak reference to the output tensor, when it asked to retain its grad
 
     def forward(self, *arrays):
@@ -155,6 +156,9 @@ class Function:
             for x in inputs:
                 if x._requires_grad:  # at least one input wants a gradient: link the output
                     self.parents = tuple((x.creator or x) if x._requires_grad else None for x in inputs)
+                    if any(p is None for p in self.parents):  # constant operands, kept for drawings
+                        self.constants = tuple(None if p is not None else x.array
+                                               for p, x in zip(self.parents, inputs))
                     self.shape, self.dtype, self.scope = out.shape, out.dtype, _scope
                     self.versions = tuple((x._version_cell, x._version_cell[0]) for x in inputs)
                     result = Tensor._from_function(out, self)

@@ -13,7 +13,7 @@ from ..atomic import atomic_write
 from ..autograd import Function
 from ..tensor import Tensor
 
-TENSOR, PARAMETER, OUTPUT, OP, MERGE = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1"
+TENSOR, PARAMETER, OUTPUT, OP, MERGE, CONSTANT = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1", "#F2F2F2"
 KIND_COLOURS = {"elementwise": "#BFE3F2", "reduce": "#D9C2F0", "movement": "#E3E3E3", "matmul": "#F7B7A3",
                 "window": "#B8E6B8"}
 HIDDEN_DEFAULTS = {"d": (1, 1), "g": 1}  # composite arguments left out of cluster titles when default
@@ -147,6 +147,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             if isinstance(parent, Function):
                 consumers.setdefault(id(parent), []).append(fn)
     param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
+    constant_edges = []
     merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
         node = representative[id(fn)]
@@ -155,10 +156,22 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             if show_shapes:
                 label = f"<<b>{label}</b><br/><font point-size='8'>{_shape_text(fn)} {fn.dtype}</font>>"
             colour = KIND_COLOURS[fn.kind] if color_by_kind else OP
+            operands = _constant_operands(fn)
+            inline = [f"{_values_text(a)}" for _, a in operands if a.size == 1]
+            if inline:  # small constants (an eps, a scale) belong in the op's label
+                label = label.replace("</b>", " " + " ".join(inline) + "</b>", 1) if show_shapes else \
+                    f"{label} {' '.join(inline)}"
             attrs = {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
             if id(fn) in merges:
                 attrs.update(style="rounded,filled,bold", fillcolor=MERGE, label=_merge_label(fn, show_shapes))
             place(fn.scope, node, attrs)
+            for i, array in operands:  # the operands that need no gradient, drawn apart (dashed, grey)
+                if array.size > 1:
+                    kind = "mask" if array.dtype.kind == "b" else "constant"
+                    text = f"{kind}\n{_size(array.shape)}" + (f"\n{_values_text(array)}" if show_values else "")
+                    place(fn.scope, f"c{id(fn)}_{i}", {"label": text, "shape": "ellipse", "style": "dashed,filled",
+                                                       "fillcolor": CONSTANT, "fontsize": "8"})
+                    constant_edges.append((f"c{id(fn)}_{i}", node))
     for scope_id, (scope, inside) in members.items():
         label = scope_title(scope, module_names)
         if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
@@ -215,6 +228,8 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
                 graph.edge(source, target, **({"color": "#C2185B", "penwidth": "1.8"} if id(fn) in merges else {}))
+    for source, target in constant_edges:
+        graph.edge(source, target, style="dashed", color="#999999")
     if output.creator is not None:  # (a tensor computed from nothing that needs a gradient is drawn alone)
         graph.edge(representative[id(output.creator)], "output")
     return graph
@@ -231,6 +246,15 @@ def _primitive_name(fn):
     return f"{name} {exponent:g}" if exponent is not None else name
 
 
+def _constant_operands(fn):
+    """(input index, array) of each operand that needs no gradient, and where's condition as a mask."""
+    operands = [(i, a) for i, a in enumerate(fn.constants) if a is not None]
+    condition = getattr(fn, "condition", None)
+    if condition is not None and hasattr(condition, "shape") and condition.size > 1:
+        operands.append(("mask", condition))
+    return operands
+
+
 def _shape_text(fn):
     """The output shape; im2col's and col2im's window arrays name their axes."""
     layout = getattr(fn, "layout", None)
@@ -243,6 +267,8 @@ def _values_text(array):
     """Up to 25 values as nested lists, else the norm, min and max (a picture must stay readable)."""
     np = backend.numpy_module()
     values = backend.to_numpy(array).astype("float64")
+    if values.size == 1:
+        return f"{values.item():.4g}"
     if values.size <= MAX_VALUES:
         return np.array2string(values, precision=3, separator=" ", suppress_small=True).replace("\n", "\\l")
     return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
