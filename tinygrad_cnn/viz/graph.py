@@ -270,6 +270,8 @@ def _values_text(array):
     if values.size == 1:
         return f"{values.item():.4g}"
     if values.size <= MAX_VALUES:
+        if values.ndim and max(values.shape) == values.size:  # a row or column vector: written as one row
+            values = values.reshape(-1)
         return np.array2string(values, precision=3, separator=" ", suppress_small=True).replace("\n", "\\l")
     return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
 
@@ -344,6 +346,8 @@ def example_graph(model_name="lenet5", backward=False):
     """(output tensor, model, params) for the CLI's demo graphs; with ``backward``, the output is
     the input's gradient computed with create_graph=True."""
     from .. import creation, nn
+    from ..autograd import no_grad
+    from ..backend import float32
     from ..models import BasicBlock, LeNet5
     from ..nn import functional as F
 
@@ -358,10 +362,14 @@ def example_graph(model_name="lenet5", backward=False):
         x = creation.randn(2, 4, 8, 8, requires_grad=True)
         out = model(x).sum()
         params = {**dict(model.named_parameters()), "input": x}
-    else:  # the lecture's conv: one 3x3 filter over a 5x5 image
-        model = nn.Conv2d(1, 1, 3)
-        x = creation.randn(1, 1, 5, 5, requires_grad=True)
-        out = model(x).sum()
+    else:  # the lecture's conv: its 3x3 filter over its 5x5 image, and an upstream gradient for the 3x3 output
+        model = nn.Conv2d(1, 1, 3, bias=False)
+        with no_grad():
+            model.weight.copy_(creation.tensor([[1.0, 0, 1], [0, 1, 0], [1, 0, 1]]).reshape(1, 1, 3, 3))
+        image = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
+        x = creation.tensor(image, dtype=float32).reshape(1, 1, 5, 5).requires_grad_()
+        upstream = creation.tensor([[1.0, 0, -1], [2, 1, 0], [0, -1, 1]]).reshape(1, 1, 3, 3)
+        out = (model(x) * upstream).sum()  # so that d(out)/d(conv) is the upstream gradient
         params = {**dict(model.named_parameters()), "input": x}
     if backward:
         out.backward(create_graph=True)
