@@ -192,3 +192,25 @@ def test_every_operand_is_drawn_constants_apart_and_small_ones_inline():
     forward = viz.draw_graph(bn(tg.randn(4, 2, 3, 3, requires_grad=True)).relu().sum()).source
     assert "<b>add 1e-05</b>" in forward  # batch norm's eps, inline
     assert 'label="mask\n4x2x3x3' in forward  # relu's routing mask
+
+
+def test_focus_depth_and_slide_preset():
+    model = LeNet5()
+    x = tg.randn(2, 1, 28, 28, requires_grad=True)
+    loss = F.cross_entropy(model(x), tg.tensor([3, 7]))
+    params = {**dict(model.named_parameters()), "input": x}
+    part = viz.draw_graph(loss, model=model, params=params, focus="conv2").source
+    assert "conv2.weight" in part and "conv1.weight" not in part and "fc1" not in part
+    assert "from max_pool2d k=2 s=2 p=0" in part and "to relu" in part  # what flows in and out, as stubs
+    assert "\toutput [" not in part  # the loss is not part of conv2
+    assert "<b>matmul</b>" in viz.draw_graph(loss, model=model, focus="linear").source  # a composite by name
+    with pytest.raises(ValueError, match="nothing in the graph belongs to 'conv9'; modules and composites: .*conv1"):
+        viz.draw_graph(loss, model=model, focus="conv9")
+    shallow = viz.draw_graph(loss, model=model, max_depth=1).source
+    assert shallow.count("subgraph cluster_") == 2 and "label=LeNet5" in shallow  # LeNet5 and cross_entropy
+    assert '"Conv2d conv1"' not in shallow  # nothing nested deeper
+    slide = viz.draw_graph(loss, model=model, params=params, preset="slide").source
+    assert "rankdir=TB" in slide and "fontsize=14" in slide and "paths meet</td>" in slide  # 12 nodes: top to bottom
+    assert "|x|=" not in slide and "<b>conv2d k=5 s=1 p=2</b>" in slide  # collapsed, no values
+    small = viz.draw_graph(loss, model=model, params=params, preset="slide", focus="conv1").source
+    assert "rankdir=LR" in small  # a part that fits a row goes left to right

@@ -158,6 +158,10 @@ def build_parser():
     graph.add_argument("--collapse", action="store_true", help="one node per composite op")
     graph.add_argument("--format", choices=["svg", "png", "dot"], default=None)
     graph.add_argument("--direction", choices=["TB", "LR"], default="TB")
+    graph.add_argument("--focus", help="draw one part only: a module (conv1, fc2, ...) or a composite (batch_norm)")
+    graph.add_argument("--depth", type=positive_int, default=None, help="draw clusters at most this many levels deep")
+    graph.add_argument("--slide", action="store_true",
+                       help="a slide: collapsed, left to right where it fits, a legend, larger type, no values")
     graph.add_argument("--out", default=None, help="output file (its suffix picks the format)")
     graph.set_defaults(run=_graph)
     return parser

@@ -88,7 +88,7 @@ def _module_and_param_names(params, model):
 
 
 def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
-               model=None, color_by_kind=False, show_values=True):
+               model=None, color_by_kind=False, show_values=True, focus=None, max_depth=None, preset=None):
     """A ``graphviz.Digraph`` of the graph that computed ``output``.
 
     ``params``: a dict name -> tensor (``dict(model.named_parameters())``) to label leaves;
@@ -99,21 +99,44 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     them; a larger tensor shows its norm, min and max);
     ``show_grads``: the same for the leaves' gradients (after backward);
     ``color_by_kind``: colour primitives by kind (elementwise, reduce, movement, matmul, window),
-    with a legend.
+    with a legend;
+    ``focus``: draw only one part, a module (by its name in ``model``, e.g. "conv1") or a composite
+    op (e.g. "batch_norm"), with what flows in and out as small stubs;
+    ``max_depth``: draw clusters only this many levels deep (deeper ones are merged into their parent);
+    ``preset="slide"``: for a slide: composites collapsed, left to right, a legend, larger type, no values.
     """
     import graphviz
 
     if not isinstance(output, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(output).__name__}")
+    if preset not in (None, "slide"):
+        raise ValueError(f"draw_graph: preset must be None or 'slide', got {preset!r}")
+    if preset == "slide":
+        group_composites, show_values = "collapse", False
     if direction not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: direction must be TB or LR, got {direction!r}")
     module_names, param_names = _module_and_param_names(params, model)
     functions, leaves = _walk(output)
+    everything = functions
+    if focus is not None:
+        functions = [fn for fn in functions if _in_focus(fn, focus, module_names)]
+        if not functions:
+            names = sorted({s.name for fn in everything for s in _scope_chain(fn.scope)} |
+                           set(module_names.values()))
+            raise ValueError(f"draw_graph: nothing in the graph belongs to {focus!r}; modules and composites: "
+                             f"{', '.join(names)}")
+        read = {id(p) for fn in functions for p in fn.parents if isinstance(p, Tensor)}
+        leaves = [leaf for leaf in leaves if id(leaf) in read]
+    kept = {id(fn) for fn in functions}
+    if preset == "slide":  # left to right where a row of nodes fits a slide's width, else top to bottom
+        drawn = {id(fn.scope) if fn.scope is not None and fn.scope.kind == "function" else id(fn) for fn in functions}
+        direction = "LR" if len(drawn) <= 10 else "TB"
     big = len(functions) + len(leaves) > 80
+    font = 14 if preset == "slide" else (9 if big else 10)
     graph = graphviz.Digraph("graph", graph_attr={
-        "rankdir": direction, "nodesep": "0.2", "ranksep": "0.25", "fontname": "Helvetica", "fontsize": "11",
-        "compound": "true", "newrank": "true"},
-        node_attr={"fontname": "Helvetica", "fontsize": "9" if big else "10", "height": "0.3", "margin": "0.08,0.03"},
+        "rankdir": direction, "nodesep": "0.2", "ranksep": "0.25", "fontname": "Helvetica",
+        "fontsize": str(font + 1), "compound": "true", "newrank": "true"},
+        node_attr={"fontname": "Helvetica", "fontsize": str(font), "height": "0.3", "margin": "0.08,0.03"},
         edge_attr={"arrowsize": "0.6", "color": "#555555"})
 
     collapse = group_composites == "collapse"
@@ -137,12 +160,14 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             chain = [s for s in chain if s.kind == "module"]
         if not group_composites:
             chain = []
+        if max_depth is not None:
+            chain = chain[:max_depth]
         for s in chain:
             scopes[id(s)] = s
         nodes_by_cluster.setdefault(tuple(id(s) for s in chain), []).append((node, attrs))
 
     consumers = {}  # function id -> the Functions that read its output
-    for fn in functions:
+    for fn in everything:
         for parent in fn.parents:
             if isinstance(parent, Function):
                 consumers.setdefault(id(parent), []).append(fn)
@@ -212,11 +237,15 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     out_label = title + (f"\n{_size(output.shape)}" if show_shapes else "")
     if show_values:
         out_label += "\n" + _values_text(output.array)
-    graph.node("output", out_label, shape="ellipse", style="filled,bold", fillcolor=OUTPUT)
+    draws_output = focus is None or (output.creator is not None and id(output.creator) in kept)
+    if draws_output:
+        graph.node("output", out_label, shape="ellipse", style="filled,bold", fillcolor=OUTPUT)
 
     _emit_clusters(graph, nodes_by_cluster, scopes, module_names)
     if color_by_kind:
         _legend(graph, {fn.kind for fn in functions})
+    if preset == "slide":
+        _style_legend(graph)
 
     edges = set()
     for fn in functions:
@@ -224,15 +253,42 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
         for parent in fn.parents:
             if parent is None:
                 continue
-            source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
+            if isinstance(parent, Function) and id(parent) not in kept:  # (focus) what flows in: a stub
+                source = f"u{id(parent)}"
+                graph.node(source, f"from {_stub_text(parent, module_names)}\n{_size(parent.shape)}", shape="note",
+                           style="dashed", fontsize="8")
+            else:
+                source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
                 graph.edge(source, target, **({"color": "#C2185B", "penwidth": "1.8"} if id(fn) in merges else {}))
     for source, target in constant_edges:
         graph.edge(source, target, style="dashed", color="#999999")
-    if output.creator is not None:  # (a tensor computed from nothing that needs a gradient is drawn alone)
-        graph.edge(representative[id(output.creator)], "output")
+    if focus is not None:  # what flows out of the part: stubs toward the Functions that read it
+        for fn in functions:
+            outside = [c for c in consumers.get(id(fn), ()) if id(c) not in kept]
+            if outside and (representative[id(fn)], f"d{id(fn)}") not in edges:
+                edges.add((representative[id(fn)], f"d{id(fn)}"))
+                graph.node(f"d{id(fn)}", f"to {_stub_text(outside[0], module_names)}", shape="note",
+                           style="dashed", fontsize="8")
+                graph.edge(representative[id(fn)], f"d{id(fn)}")
+    if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
+        graph.edge(representative[id(output.creator)], "output")  # gradient is drawn alone)
     return graph
+
+
+def _in_focus(fn, focus, module_names):
+    """Whether ``fn`` was recorded inside the module named ``focus`` or a composite op named ``focus``."""
+    for scope in _scope_chain(fn.scope):
+        if scope.name == focus or (scope.kind == "module" and module_names.get(id(scope.owner)) == focus):
+            return True
+    return False
+
+
+def _stub_text(fn, module_names):
+    """Where a Function outside the drawn part belongs: its innermost module or composite, else its name."""
+    chain = _scope_chain(fn.scope)
+    return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
 
 
 AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C"}  # im2col's layouts (window.py)
@@ -281,6 +337,15 @@ def _legend(graph, kinds):
     rows = "".join(f"<tr><td bgcolor='{KIND_COLOURS[k]}'>{k}</td></tr>" for k in KIND_COLOURS if k in kinds)
     graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>"
                          f"<tr><td><b>primitives</b></td></tr>{rows}</table>>", shape="plaintext")
+
+
+def _style_legend(graph):
+    """A small box saying what each kind of node is (for slides)."""
+    rows = [(TENSOR, "input"), (PARAMETER, "parameter"), (OP, "<b>composite op</b> (conv2d, ...)"),
+            (OP, "primitive"), (CONSTANT, "no gradient needed"), (MERGE, "paths meet"), (OUTPUT, "output")]
+    cells = "".join(f"<tr><td bgcolor='{colour}'>{text}</td></tr>" for colour, text in rows)
+    graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>{cells}</table>>",
+               shape="plaintext")
 
 
 def _merge_label(fn, show_shapes):
@@ -385,7 +450,8 @@ def graph_command(args):
         out_path = os.path.splitext(out_path)[0] + "." + fmt
     output, model, params = example_graph(args.model, args.backward)
     graph = draw_graph(output, params=params, model=model, group_composites="collapse" if args.collapse else True,
-                       direction=args.direction)
+                       direction=args.direction, focus=args.focus, max_depth=args.depth,
+                       preset="slide" if args.slide else None)
     written = save(graph, out_path)
     what = "backward pass (the graph of the input's gradient)" if args.backward else "forward pass"
     print(f"wrote {written}: the {what} of {args.model}")
