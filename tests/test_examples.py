@@ -1,5 +1,6 @@
 """Each example runs as a script on a tiny setting, and the walkthrough's asserted numbers hold."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -64,3 +65,30 @@ def test_conv_backprop_walkthrough(tmp_path):
     assert "[[4. 3. 4.]" in out and "dW by hand equals autograd's dW" in out
     assert "a transposed conv is a conv's input gradient" in out
     assert "receptive field" in out
+
+
+NOTEBOOK = os.path.join(ROOT, "examples", "notebooks", "cnn_lecture.ipynb")
+
+
+def test_the_lecture_notebook_is_committed_without_outputs():
+    import json
+
+    with open(NOTEBOOK) as f:
+        notebook = json.load(f)
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
+
+
+def test_the_lecture_notebook_runs(tmp_path):
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed, so the notebook is not run "
+                                                      "(pip install -e '.[test]')")
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed, so the notebook is not run")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed, so the notebook is not run")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()  # raises on any failing cell
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "[[4. 3. 4.]" in text and "L=4: 9 pixels" in text and "fused conv == conv then batch norm: True" in text
+    if shutil.which("dot"):
+        assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) == 2  # both graphs, inline
