@@ -176,8 +176,11 @@ def test_labels_name_what_the_lesson_is_about():
     model = LeNet5()
     loss = F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.tensor([1, 2]))
     forward = viz.draw_graph(loss, model=model, group_composites="collapse").source
-    for composite, shape in (("conv2d k=5 s=1 p=2", "2x20x28x28"), ("linear in=2450 out=500", "2x500")):
-        assert re.search(re.escape(composite) + r"</b><br/><font point-size='8'>" + shape, forward), composite
+    loss.backward(create_graph=True)
+    backward = viz.draw_graph(model.conv1.weight.grad, model=model, group_composites="collapse").source
+    for source in (forward, backward):  # each composite shows its own output's shape, also in a backward graph
+        for composite, shape in (("conv2d k=5 s=1 p=2", "2x20x28x28"), ("linear in=2450 out=500", "2x500")):
+            assert re.search(re.escape(composite) + r"</b><br/><font point-size='8'>" + shape, source), composite
 
 
 def test_every_operand_is_drawn_constants_apart_and_small_ones_inline():

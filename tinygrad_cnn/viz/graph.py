@@ -204,9 +204,18 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
             label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
         if show_shapes:  # the shape of what leaves the composite: its Function read outside it (or the output)
             inside_ids = {id(fn) for fn in inside}
-            result = next((fn for fn in inside if fn is output.creator or any(
-                id(c) not in inside_ids for c in consumers.get(id(fn), ()))), inside[0])
-            label = f"<<b>{label}</b><br/><font point-size='8'>{_size(result.shape)}</font>>"
+            leaving = [fn for fn in inside if fn is output.creator or any(
+                id(c) not in inside_ids for c in consumers.get(id(fn), ()))]
+            # the composite's own result is read only outside it (a weight matrix it made may be read by both)
+            result = next((fn for fn in leaving if not any(id(c) in inside_ids for c in consumers.get(id(fn), ()))),
+                          leaving[0] if leaving else inside[0])
+            shape = _size(result.shape)
+            leaves_read = [p for fn in inside for p in fn.parents if isinstance(p, Tensor)]
+            if leaves_read and all(fn.kind == "movement" and all(
+                    isinstance(p, Tensor) or id(p) in inside_ids for p in fn.parents if p is not None)
+                    for fn in inside):  # only the part that reshapes a weight: say so (a backward graph reuses it)
+                shape = f"{param_names.get(id(leaves_read[0]), 'its input')} as {shape}"
+            label = f"<<b>{label}</b><br/><font point-size='8'>{shape}</font>>"
         place(scope.parent, f"s{scope_id}", {"label": label, "shape": "box", "style": "rounded,filled,bold",
                                               "fillcolor": OP})
 
