@@ -217,3 +217,12 @@ def test_focus_depth_and_slide_preset():
     assert "|x|=" not in slide and "<b>conv2d k=5 s=1 p=2</b>" in slide  # collapsed, no values
     small = viz.draw_graph(loss, model=model, params=params, preset="slide", focus="conv1").source
     assert "rankdir=LR" in small  # a part that fits a row goes left to right
+
+
+def test_small_results_show_their_values_in_the_op_node():
+    image = tg.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+                      dtype=tg.float32).reshape(1, 1, 5, 5).requires_grad_()
+    kernel = tg.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=tg.float32).reshape(1, 1, 3, 3)
+    source = viz.draw_graph(F.conv2d(image, kernel).sum(), params={"input": image}).source
+    assert "[4. 3. 4. 2. 4. 3. 2. 3. 4.]" in source  # the lecture's result, at the matmul
+    assert "[4. 3. 4. 2. 4. 3. 2. 3. 4.]" not in viz.draw_graph(F.conv2d(image, kernel).sum(), show_values=False).source

@@ -21,6 +21,7 @@ from .tensor import Tensor
 _grad_enabled = True
 _scope = None  # the innermost Scope (a composite op or module call) being recorded, or None
 _anomaly_detection = False
+SMALL = 25  # results with at most this many values are kept for drawings
 
 
 def is_grad_enabled():
@@ -132,6 +133,7 @@ class Function:
     returns_view = False  # True where forward may return a view of input 0's memory (reshape, permute, ...)
     saved = ()
     constants = ()  # the arrays of inputs that need no gradient (None for the others), for drawings
+    value = None  # the output array where it is small (at most SMALL values), for drawings
     retained = None  # a weak reference to the output tensor, when it asked to retain its grad
 
     def forward(self, *arrays):
@@ -160,6 +162,8 @@ class Function:
                         self.constants = tuple(None if p is not None else x.array
                                                for p, x in zip(self.parents, inputs))
                     self.shape, self.dtype, self.scope = out.shape, out.dtype, _scope
+                    if out.size <= SMALL:  # a small result is kept so that drawings can show its values
+                        self.value = out
                     self.versions = tuple((x._version_cell, x._version_cell[0]) for x in inputs)
                     result = Tensor._from_function(out, self)
                     break

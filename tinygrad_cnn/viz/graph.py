@@ -179,7 +179,10 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
         if node.startswith("f"):
             label = _primitive_name(fn)
             if show_shapes:
-                label = f"<<b>{label}</b><br/><font point-size='8'>{_shape_text(fn)} {fn.dtype}</font>>"
+                values = ""
+                if show_values and fn.value is not None:
+                    values = "<br/>" + _values_text(fn.value).replace("\\l", "<br/>")
+                label = f"<<b>{label}</b><br/><font point-size='8'>{_shape_text(fn)} {fn.dtype}{values}</font>>"
             colour = KIND_COLOURS[fn.kind] if color_by_kind else OP
             operands = _constant_operands(fn)
             inline = [f"{_values_text(a)}" for _, a in operands if a.size == 1]
@@ -335,9 +338,9 @@ def _values_text(array):
     if values.size == 1:
         return f"{values.item():.4g}"
     if values.size <= MAX_VALUES:
-        if values.ndim and max(values.shape) == values.size:  # a row or column vector: written as one row
-            values = values.reshape(-1)
-        return np.array2string(values, precision=3, separator=" ", suppress_small=True).replace("\n", "\\l")
+        values = values.reshape([n for n in values.shape if n != 1])  # size-1 axes only make it taller
+        text = np.array2string(values, precision=3, separator=" ", suppress_small=True)
+        return "\\l".join(line for line in text.splitlines() if line.strip())
     return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
 
 
