@@ -178,6 +178,8 @@ def test_labels_name_what_the_lesson_is_about():
     forward = viz.draw_graph(loss, model=model, group_composites="collapse").source
     loss.backward(create_graph=True)
     backward = viz.draw_graph(model.conv1.weight.grad, model=model, group_composites="collapse").source
+    assert "cross_entropy reduction=mean</b><br/><font point-size='8'>2x1 (a part, read by the backward pass)" in \
+        viz.draw_graph(model.conv1.weight.grad, model=model, group_composites="collapse").source
     for source in (forward, backward):  # each composite shows its own output's shape, also in a backward graph
         for composite, shape in (("conv2d k=5 s=1 p=2", "2x20x28x28"), ("linear in=2450 out=500", "2x500")):
             assert re.search(re.escape(composite) + r"</b><br/><font point-size='8'>" + shape, source), composite

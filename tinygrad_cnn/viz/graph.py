@@ -218,6 +218,9 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
                     isinstance(p, Tensor) or id(p) in inside_ids for p in fn.parents if p is not None)
                     for fn in inside):  # only the part that reshapes a weight: say so (a backward graph reuses it)
                 shape = f"{param_names.get(id(leaves_read[0]), 'its input')} as {shape}"
+            elif not scope.name.endswith(" backward") and result is not output.creator and all(
+                    _is_backward(c) for c in consumers.get(id(result), ()) if id(c) not in inside_ids):
+                shape += " (a part, read by the backward pass)"  # the composite's own output is not in the graph
             label = f"<<b>{label}</b><br/><font point-size='8'>{shape}</font>>"
         place(scope.parent, f"s{scope_id}", {"label": label, "shape": "box", "style": "rounded,filled,bold",
                                               "fillcolor": OP})
@@ -287,6 +290,11 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
         graph.edge(representative[id(output.creator)], "output")  # gradient is drawn alone)
     return graph
+
+
+def _is_backward(fn):
+    """Whether ``fn`` was recorded by a backward pass (run with create_graph)."""
+    return fn.scope is not None and fn.scope.kind == "function" and fn.scope.name.endswith(" backward")
 
 
 def _in_focus(fn, focus, module_names):
