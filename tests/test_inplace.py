@@ -253,3 +253,15 @@ def test_detect_anomaly_names_the_primitive_composite_module_and_shapes():
     finally:
         tg.autograd.set_detect_anomaly(False)
     assert "composite batch_norm, in module 0 (BatchNorm2d), in module Sequential" in str(info.value)
+
+
+def test_detect_anomaly_as_a_decorator_is_on_only_inside():
+    @tg.autograd.detect_anomaly()
+    def backward_of_sqrt_at_zero():
+        assert tg.autograd.is_anomaly_enabled()
+        tg.tensor([0.0, 1.0], requires_grad=True).sqrt().sum().backward()
+
+    assert not tg.autograd.is_anomaly_enabled()  # decorating switched nothing on
+    with pytest.raises(RuntimeError, match="SqrtBackward' returned inf"):
+        backward_of_sqrt_at_zero()
+    assert not tg.autograd.is_anomaly_enabled()

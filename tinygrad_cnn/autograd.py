@@ -79,11 +79,18 @@ class set_detect_anomaly(contextlib.ContextDecorator):
         return False
 
 
-class detect_anomaly(set_detect_anomaly):
+class detect_anomaly(contextlib.ContextDecorator):
     """Context manager and decorator: backward passes inside raise at the first NaN or infinite gradient."""
 
-    def __init__(self):
-        super().__init__(True)
+    def __enter__(self):
+        global _anomaly_detection
+        self.previous, _anomaly_detection = _anomaly_detection, True
+        return self
+
+    def __exit__(self, *exc):
+        global _anomaly_detection
+        _anomaly_detection = self.previous
+        return False
 
 
 def is_anomaly_enabled():
