@@ -7,12 +7,14 @@ per-step milliseconds as JSON; the rounds alternate the libraries (ours, torch, 
 so that the machine's drift hits both, and each library's number is the median over rounds of
 the per-round medians, with the smallest and largest round.
 """
+import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import time
 
 
 def run_worker(script, library, case, extra=()):
@@ -71,3 +73,28 @@ def peak_rss_mb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def primitive_timers(totals, key=lambda name: name):
+    """Inside, every primitive's forward adds its seconds to ``totals[key(class name)]``. All array work
+    runs there: backward passes are made of primitives too."""
+    from tinygrad_cnn import ops
+
+    originals = {}
+    for name in ops.__all__:
+        cls = getattr(ops, name)
+        if isinstance(cls, type) and "forward" in cls.__dict__:
+            originals[cls] = cls.forward
+
+            def timed(self, *arrays, _key=key(name), _forward=cls.forward):
+                start = time.perf_counter()
+                out = _forward(self, *arrays)
+                totals[_key] = totals.get(_key, 0.0) + time.perf_counter() - start
+                return out
+            cls.forward = timed
+    try:
+        yield totals
+    finally:
+        for cls, forward in originals.items():
+            cls.forward = forward

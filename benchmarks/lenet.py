@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import tinygrad_cnn as tg  # noqa: E402
 import tinygrad_cnn.nn.functional as F  # noqa: E402
-from tinygrad_cnn import ops  # noqa: E402
 from tinygrad_cnn.models import LeNet5  # noqa: E402
 
 try:
@@ -211,21 +210,8 @@ def breakdown(batch_size, batch_norm, steps=5):
     x, y = batch(batch_size)
     tx, ty = tg.tensor(x), tg.tensor(y)
     opt = tg.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
-    totals = {}
-    originals = {}
-    for name in ops.__all__:
-        cls = getattr(ops, name)
-        if isinstance(cls, type) and "forward" in cls.__dict__:
-            originals[cls] = cls.forward
-
-            def wrapped(self, *arrays, _cls=cls, _forward=cls.forward):
-                start = time.perf_counter()
-                out = _forward(self, *arrays)
-                key = CATEGORIES.get(_cls.__name__, "elementwise & movement")
-                totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
-                return out
-            cls.forward = wrapped
     original_step = type(opt).step
+    totals = {}
 
     def timed_step(self, *a, **k):
         start = time.perf_counter()
@@ -235,14 +221,13 @@ def breakdown(batch_size, batch_norm, steps=5):
     type(opt).step = timed_step
     try:
         our_step(ours, opt, tx, ty)
-        totals.clear()
-        start = time.perf_counter()
-        for _ in range(steps):
-            our_step(ours, opt, tx, ty)
-        total = time.perf_counter() - start
+        with harness.primitive_timers(totals, lambda name: CATEGORIES.get(name, "elementwise & movement")):
+            totals.clear()
+            start = time.perf_counter()
+            for _ in range(steps):
+                our_step(ours, opt, tx, ty)
+            total = time.perf_counter() - start
     finally:
-        for cls, forward in originals.items():
-            cls.forward = forward
         type(opt).step = original_step
     rows = {k: v / steps for k, v in totals.items()}
     rows["graph bookkeeping & Python"] = total / steps - sum(rows.values())
@@ -274,13 +259,7 @@ def graph_overhead(ops_count=1000, repeats=20):
     return per_op(tg), (per_op(torch) if torch is not None else None)
 
 
-def stats(values):
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt(values):
-    med, lo, hi = stats(values)
-    return f"{med:7.1f} ({lo:.1f}-{hi:.1f})"
+stats, fmt = harness.summary, harness.cell
 
 
 def main():

@@ -120,31 +120,13 @@ def worker(library, case):
 
 def breakdown(batch_size, steps=5):
     """Milliseconds per step in each primitive's forward (backward passes are primitives too) and the rest."""
-    from tinygrad_cnn import ops
-
     _, step, _ = build("ours", batch_size)
-    totals, originals = {}, {}
-    for name in ops.__all__:
-        cls = getattr(ops, name)
-        if isinstance(cls, type) and "forward" in cls.__dict__:
-            originals[cls] = cls.forward
-
-            def timed(self, *arrays, _name=name, _forward=cls.forward):
-                start = time.perf_counter()
-                out = _forward(self, *arrays)
-                totals[_name] = totals.get(_name, 0.0) + time.perf_counter() - start
-                return out
-            cls.forward = timed
-    try:
-        step()
-        totals.clear()
+    step()
+    with harness.primitive_timers({}) as totals:
         start = time.perf_counter()
         for _ in range(steps):
             step()
         total = (time.perf_counter() - start) / steps
-    finally:
-        for cls, forward in originals.items():
-            cls.forward = forward
     rows = {k: v / steps for k, v in totals.items()}
     rows["optimizer, graph bookkeeping & Python"] = total - sum(rows.values())
     return total, rows
