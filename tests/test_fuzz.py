@@ -110,11 +110,10 @@ def _run(lib, leaves, steps):
     return inputs, values, outcomes
 
 
-def _grads(lib, inputs, values):
+def _grads(inputs, values):
     """Backward from the sum of every result that needs a gradient, twice through the retained graph
     (the leaves' grads reset in between: torch's first pass may hand one gradient tensor to several
     leaves, so accumulating into them twice would compare torch's aliasing, not the gradients)."""
-    L = _module(lib)
     wanted = [v for v in values if v.requires_grad]
     if not wanted:
         return None
@@ -152,12 +151,12 @@ def test_random_programs_match_torch(program):
             # requires_grad: the same, or (torch's quirk for views made under no_grad) False here
             assert o[3] == t[3] or (step[-1] and not o[3]), (step, o[3], t[3])
     try:
-        ours_grads = _grads("tg", ours_in, ours)
+        ours_grads = _grads(ours_in, ours)
         ours_error = None
     except RuntimeError as error:
         ours_grads, ours_error = None, error
     try:
-        theirs_grads = _grads("torch", theirs_in, theirs)
+        theirs_grads = _grads(theirs_in, theirs)
         theirs_error = None
     except RuntimeError as error:
         theirs_grads, theirs_error = None, error
