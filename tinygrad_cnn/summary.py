@@ -50,10 +50,6 @@ def _size(shape):
     return "x".join(str(n) for n in shape)
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
 class Field:
     """What one tensor of the graph sees of the input: receptive field and jump per spatial axis,
     or ``whole`` once the spatial positions have been mixed into features (flatten, linear)."""
@@ -91,7 +87,7 @@ def _mixes_positions(fn):
         return scope is not None and scope.kind == "function" and scope.name == "linear"
     if scope is not None and scope.kind != "module":
         return False
-    shape = getattr(fn, "in_shape", None) or getattr(fn, "input_shape", None)
+    shape = getattr(fn, "in_shape", None)  # what these primitives remember of their input
     if isinstance(fn, (ops.Reshape, ops.Sum, ops.Mean, ops.AMax)) and shape is not None and len(shape) >= 3:
         spatial = 1
         for n in shape[2:]:
