@@ -103,7 +103,8 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     ``focus``: draw only one part, a module (by its name in ``model``, e.g. "conv1") or a composite
     op (e.g. "batch_norm"), with what flows in and out as small stubs;
     ``max_depth``: draw clusters only this many levels deep (deeper ones are merged into their parent);
-    ``preset="slide"``: for a slide: composites collapsed, left to right, a legend, larger type, no values.
+    ``preset="slide"``: for a slide: composites collapsed, left to right where a row fits (else top to
+    bottom), a legend of the kinds of node, larger type, no values.
     """
     import graphviz
 
@@ -150,7 +151,6 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
         else:
             representative[id(fn)] = f"f{id(fn)}"
 
-    # the composite that produced the output (in collapse mode) gets the output's shape in its label
     nodes_by_cluster = {}  # tuple of scope ids (outermost first) -> list of (node id, attrs)
     scopes = {}
 
