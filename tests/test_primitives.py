@@ -259,3 +259,21 @@ def test_expand_gradient(pair, data):
     small, big = pair
     target = np.broadcast_shapes(small, big)
     check_gradients(lambda t: t.expand(*target), [data.draw(S.arrays(small))])
+
+
+def test_a_tall_matmul_computed_by_row_blocks_equals_the_plain_product():
+    """Products with at least 2 * ROWS rows go block by block (faster with few columns); same numbers."""
+    from tinygrad_cnn.ops import matmul
+
+    rng = np.random.default_rng(0)
+    rows = 2 * matmul.ROWS + 123  # a last, partial block too
+    for dtype in (np.float32, np.float64):
+        a, b = rng.standard_normal((rows, 16)).astype(dtype), rng.standard_normal((16, 9)).astype(dtype)
+        ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+        out = ta @ tb
+        tolerance = 1e-5 if dtype == np.float32 else 1e-12  # (BLAS may sum in another order)
+        np.testing.assert_allclose(out.detach().numpy(), a @ b, rtol=tolerance, atol=tolerance)
+        g = rng.standard_normal(out.shape).astype(dtype)
+        out.backward(tg.tensor(g))
+        np.testing.assert_allclose(ta.grad.numpy(), g @ b.T, rtol=1e-5)
+        np.testing.assert_allclose(tb.grad.numpy(), a.T @ g, rtol=1e-4, atol=1e-3 if dtype == np.float32 else 1e-9)
