@@ -603,12 +603,12 @@ class Tensor:
             return out
         if min is None and max is None:
             raise RuntimeError("clamp: at least one of min or max must not be None")
-        inside = True
+        xp, limited, inside = self.xp, self.array, True
         if min is not None:
-            inside = self.array >= min
+            inside, limited = limited >= min, xp.maximum(limited, min)  # maximum and minimum keep NaN
         if max is not None:
-            inside = inside & (self.array <= max)
-        return where(inside, self, Tensor._from_array(self.xp.clip(self.array, min, max)))
+            inside, limited = inside & (self.array <= max), xp.minimum(limited, max)
+        return where(inside, self, Tensor._from_array(limited.astype(self.dtype, copy=False)))
 
     clip = clamp
 
