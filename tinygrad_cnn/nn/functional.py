@@ -462,7 +462,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                                  f"size {list(input.shape)}")
             mean = input.mean(dims, keepdim=True)
-            var = input.var(dims, correction=0, keepdim=True)
+            centered = input - mean  # shared by the variance and the output: one pass fewer each way
+            var = (centered * centered).mean(dims, keepdim=True)
             if running_mean is not None and running_var is not None:
                 with no_grad():
                     running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
@@ -472,10 +473,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if running_mean is None or running_var is None:
                 raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
             mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+            centered = input - mean
         scale = (var + eps).rsqrt()
         if weight is not None:
             scale = scale * weight.reshape(shape)
-        out = (input - mean) * scale
+        out = centered * scale
         if bias is not None:
             out = out + bias.reshape(shape)
     return out
