@@ -503,9 +503,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     shape = (1, channels) + (1,) * (input.ndim - 2)
     with scope("group_norm", (("groups", num_groups), ("eps", eps))):
         groups = input.reshape(n, num_groups, -1)
-        mean = groups.mean(2, keepdim=True)
-        var = groups.var(2, correction=0, keepdim=True)
-        out = ((groups - mean) * (var + eps).rsqrt()).reshape(input.shape)
+        centered = groups - groups.mean(2, keepdim=True)
+        var = (centered * centered).mean(2, keepdim=True)  # biased, as batch norm's
+        out = (centered * (var + eps).rsqrt()).reshape(input.shape)
         if weight is not None:
             out = out * weight.reshape(shape)
         if bias is not None:
@@ -526,9 +526,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise ValueError(f"layer_norm: {name} should have shape {normalized_shape}, got {tuple(t.shape)}")
     dims = tuple(range(input.ndim - k, input.ndim))
     with scope("layer_norm", (("shape", normalized_shape), ("eps", eps))):
-        mean = input.mean(dims, keepdim=True)
-        var = input.var(dims, correction=0, keepdim=True)
-        out = (input - mean) * (var + eps).rsqrt()
+        centered = input - input.mean(dims, keepdim=True)
+        var = (centered * centered).mean(dims, keepdim=True)
+        out = centered * (var + eps).rsqrt()
         if weight is not None:
             out = out * weight
         if bias is not None:
