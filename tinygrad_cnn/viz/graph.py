@@ -347,7 +347,7 @@ def _values_text(array):
         return f"{values.item():.4g}"
     if values.size <= MAX_VALUES:
         values = values.reshape([n for n in values.shape if n != 1])  # size-1 axes only make it taller
-        text = np.array2string(values, precision=3, separator=" ", suppress_small=True)
+        text = np.array2string(values, precision=3, separator=" ", suppress_small=True, max_line_width=48)
         return "\\l".join(line for line in text.splitlines() if line.strip())
     return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
 
