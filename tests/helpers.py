@@ -1,5 +1,6 @@
 """Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs, the GPU's code paths on the CPU."""
 import contextlib
+import io
 
 import numpy as np
 import pytest
@@ -60,3 +61,13 @@ def compare_with_torch(fn, torch_fn, arrays, device="cpu", dtype=np.float64, ato
         else:
             np.testing.assert_allclose(to_numpy(x.grad), t.grad.numpy(), atol=atol, rtol=rtol)
     return out
+
+
+class FakeResponse(io.BytesIO):
+    """What ``urllib.request.urlopen`` returns, serving bytes from memory (no network in tests)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -14,6 +14,8 @@ from tinygrad_cnn import data
 from tinygrad_cnn.data import cifar
 from tinygrad_cnn.data import transforms as T
 
+from .helpers import FakeResponse
+
 
 def _records(labels, seed):
     """Binary CIFAR records: a label byte, then the red, green and blue planes of a 32x32 image."""
@@ -74,13 +76,6 @@ def test_cifar10_refuses_bad_files_and_says_where_to_put_the_archive(tmp_path):
         data.CIFAR10(str(tmp_path / "empty"))
 
 
-class _FakeResponse(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def test_cifar10_download_tries_the_next_mirror_and_checks_the_archive(tmp_path, monkeypatch):
     _, payload = _fake_archive(tmp_path / "source")
@@ -92,7 +87,7 @@ def test_cifar10_download_tries_the_next_mirror_and_checks_the_archive(tmp_path,
         calls.append(url)
         if len(calls) == 1:
             raise urllib.error.URLError("first mirror down")
-        return _FakeResponse(payload)
+        return FakeResponse(payload)
 
     root = tmp_path / "root"
     monkeypatch.setattr(cifar, "MIRRORS", ["http://one/", "http://two/"])
@@ -104,7 +99,7 @@ def test_cifar10_download_tries_the_next_mirror_and_checks_the_archive(tmp_path,
 
 def test_cifar10_download_with_a_wrong_checksum_or_offline_leaves_nothing(tmp_path):
     with pytest.raises(data.DownloadError, match="no mirror gave a correct cifar-10-binary.tar.gz"):
-        cifar.download_archive(str(tmp_path), opener=lambda url, timeout: _FakeResponse(b"not the archive"))
+        cifar.download_archive(str(tmp_path), opener=lambda url, timeout: FakeResponse(b"not the archive"))
     assert os.listdir(tmp_path) == []
 
     def offline(url, timeout):

@@ -1,6 +1,5 @@
 """Datasets, DataLoader, IDX parsing and the checked, atomic MNIST download (no network in tests)."""
 import gzip
-import io
 import os
 import urllib.error
 
@@ -10,6 +9,8 @@ import pytest
 import tinygrad_cnn as tg
 from tinygrad_cnn import data
 from tinygrad_cnn.data import mnist
+
+from .helpers import FakeResponse
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets", "mnist")
 needs_real_mnist = pytest.mark.skipif(
@@ -105,20 +106,13 @@ def test_corrupt_headers_and_truncated_files_give_clear_errors(tmp_path):
         data.MNIST(tmp_path / "empty", train=False)
 
 
-class _FakeResponse(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def test_download_checks_checksums_and_leaves_nothing_on_mismatch(tmp_path):
     opened = []
 
     def opener(url, timeout):
         opened.append(url)
-        return _FakeResponse(b"not the real file")
+        return FakeResponse(b"not the real file")
 
     with pytest.raises(data.DownloadError, match="no mirror gave a correct t10k-labels-idx1-ubyte.gz"):
         mnist.download_file("t10k-labels-idx1-ubyte.gz", str(tmp_path), opener=opener)
@@ -147,7 +141,7 @@ def test_download_accepts_the_real_file_from_a_local_mirror(tmp_path):
         calls.append(url)
         if len(calls) == 1:
             raise urllib.error.URLError("first mirror down")
-        return _FakeResponse(real)
+        return FakeResponse(real)
 
     path = mnist.download_file("t10k-labels-idx1-ubyte.gz", str(tmp_path), opener=opener)
     assert open(path, "rb").read() == real and os.listdir(tmp_path) == ["t10k-labels-idx1-ubyte.gz"]

@@ -337,12 +337,18 @@ def _check_finite(fn, input_grads):
         )
 
 
-def describe_scope(scope):
-    """'composite batch_norm, in module bn1 (BatchNorm2d), in module LeNet5' for a Function's scope."""
+def scope_chain(scope):
+    """The scopes a Function was recorded in, outermost first."""
     chain = []
     while scope is not None:
         chain.append(scope)
         scope = scope.parent
+    return chain[::-1]
+
+
+def describe_scope(scope):
+    """'composite batch_norm, in module bn1 (BatchNorm2d), in module LeNet5' for a Function's scope."""
+    chain = scope_chain(scope)[::-1]  # innermost first
     if not chain:
         return "no composite op or module (a plain tensor operation)"
     root = chain[-1].owner if chain[-1].kind == "module" else None

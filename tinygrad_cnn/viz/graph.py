@@ -10,7 +10,7 @@ import shutil
 
 from .. import backend
 from ..atomic import atomic_write
-from ..autograd import Function
+from ..autograd import Function, scope_chain
 from ..tensor import Tensor
 
 TENSOR, PARAMETER, OUTPUT, OP, MERGE, CONSTANT = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1", "#F2F2F2"
@@ -69,14 +69,6 @@ def _is_merge(fn, param_ids):
     return len(paths) >= 2
 
 
-def _scope_chain(scope):
-    chain = []
-    while scope is not None:
-        chain.append(scope)
-        scope = scope.parent
-    return chain[::-1]  # outermost first
-
-
 def _module_and_param_names(params, model):
     module_names, param_names = {}, {}
     if model is not None:
@@ -122,7 +114,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     if focus is not None:
         functions = [fn for fn in functions if _in_focus(fn, focus, module_names)]
         if not functions:
-            names = sorted({s.name for fn in everything for s in _scope_chain(fn.scope)} |
+            names = sorted({s.name for fn in everything for s in scope_chain(fn.scope)} |
                            set(module_names.values()))
             raise ValueError(f"draw_graph: nothing in the graph belongs to {focus!r}; modules and composites: "
                              f"{', '.join(names)}")
@@ -144,7 +136,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     representative = {}  # function id -> the node that stands for it
     members = {}  # outermost composite scope id -> (scope, the Functions inside it)
     for fn in functions:
-        chain = [s for s in _scope_chain(fn.scope) if s.kind == "function"]
+        chain = [s for s in scope_chain(fn.scope) if s.kind == "function"]
         if collapse and chain:
             representative[id(fn)] = f"s{id(chain[0])}"
             members.setdefault(id(chain[0]), (chain[0], []))[1].append(fn)
@@ -155,7 +147,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     scopes = {}
 
     def place(scope, node, attrs):
-        chain = _scope_chain(scope)
+        chain = scope_chain(scope)
         if collapse and not node.startswith("f"):
             chain = [s for s in chain if s.kind == "module"]
         if not group_composites:
@@ -229,7 +221,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     for fn in functions:
         for parent in fn.parents:
             if isinstance(parent, Tensor) and id(parent) not in consumer_scope:
-                modules = [s for s in _scope_chain(fn.scope) if s.kind == "module"]
+                modules = [s for s in scope_chain(fn.scope) if s.kind == "module"]
                 consumer_scope[id(parent)] = modules[-1] if modules else None
     grad_of = {id(p.grad): name for name, p in (params or {}).items() if p.grad is not None}
     for leaf in leaves:
@@ -299,7 +291,7 @@ def _is_backward(fn):
 
 def _in_focus(fn, focus, module_names):
     """Whether ``fn`` was recorded inside the module named ``focus`` or a composite op named ``focus``."""
-    for scope in _scope_chain(fn.scope):
+    for scope in scope_chain(fn.scope):
         if scope.name == focus or (scope.kind == "module" and module_names.get(id(scope.owner)) == focus):
             return True
     return False
@@ -307,7 +299,7 @@ def _in_focus(fn, focus, module_names):
 
 def _stub_text(fn, module_names):
     """Where a Function outside the drawn part belongs: its innermost module or composite, else its name."""
-    chain = _scope_chain(fn.scope)
+    chain = scope_chain(fn.scope)
     return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
 
 
