@@ -172,3 +172,11 @@ def test_transforms_per_sample_in_a_dataset_and_per_batch_in_a_dataloader():
     tg.manual_seed(0)
     again = [b[0].numpy() for b in data.DataLoader(data.TensorDataset(x, y), 4, batch_transform=augment)]
     np.testing.assert_array_equal(np.concatenate(again), np.concatenate(per_batch))  # reproducible
+
+
+def test_resize_is_bilinear_interpolation():
+    import tinygrad_cnn.nn.functional as F
+
+    images = np.random.default_rng(0).standard_normal((2, 3, 8, 6)).astype(np.float32)
+    expected = F.interpolate(tg.tensor(images), size=(20, 9), mode="bilinear").numpy()
+    np.testing.assert_allclose(T.Resize((20, 9))(images), expected, rtol=1e-5, atol=1e-6)

@@ -9,6 +9,7 @@ or from their own when given a ``seed``, so a run is reproducible either way.
 import numpy as np
 
 from .. import backend
+from ..nn.functional import linear_interpolation_weights
 
 
 class Compose:
@@ -130,25 +131,14 @@ class Pad:
 
 
 class Resize:
-    """Bilinear resize to ``size`` (an int or (H, W)), as two small matrix products."""
+    """Bilinear resize to ``size`` (an int or (H, W)), as two small matrix products (F.interpolate's
+    weights, align_corners=False)."""
 
     def __init__(self, size):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
 
     def __call__(self, images):
-        rows = _interpolation_matrix(images.shape[-2], self.size[0])
-        cols = _interpolation_matrix(images.shape[-1], self.size[1])
+        h, w = images.shape[-2:]
+        rows = linear_interpolation_weights(h, self.size[0], h / self.size[0]).astype(np.float32)
+        cols = linear_interpolation_weights(w, self.size[1], w / self.size[1]).astype(np.float32)
         return (rows @ images.astype(np.float32) @ cols.T).astype(np.float32)
-
-
-def _interpolation_matrix(n_in, n_out):
-    """(n_out, n_in) weights of linear interpolation with aligned pixel centres (half-pixel rule)."""
-    centres = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
-    centres = np.clip(centres, 0, n_in - 1)
-    low = np.floor(centres).astype(int)
-    high = np.minimum(low + 1, n_in - 1)
-    frac = centres - low
-    m = np.zeros((n_out, n_in), np.float32)
-    m[np.arange(n_out), low] += 1 - frac
-    m[np.arange(n_out), high] += frac
-    return m

@@ -411,8 +411,9 @@ def _nearest_indices(n_in, n_out, scale, mode):
     return np.minimum(np.floor((np.arange(n_out) + offset) * scale).astype(np.int64), n_in - 1)
 
 
-def _linear_matrix(n_in, n_out, scale, align_corners, like):
-    """(n_out, n_in) weights of linear interpolation: row i has 1 - t at floor(src) and t at the next index."""
+def linear_interpolation_weights(n_in, n_out, scale, align_corners=False):
+    """(n_out, n_in) float64 NumPy weights of linear interpolation along one axis, as PyTorch places
+    samples: row i has 1 - t at floor(src) and t at the next index (also used by data.transforms.Resize)."""
     np = backend.numpy_module()
     i = np.arange(n_out, dtype=np.float64)
     if align_corners:
@@ -425,6 +426,12 @@ def _linear_matrix(n_in, n_out, scale, align_corners, like):
     matrix = np.zeros((n_out, n_in))
     np.add.at(matrix, (np.arange(n_out), low), 1.0 - t)
     np.add.at(matrix, (np.arange(n_out), high), t)
+    return matrix
+
+
+def _linear_matrix(n_in, n_out, scale, align_corners, like):
+    """The weights as a constant tensor of ``like``'s dtype and device."""
+    matrix = linear_interpolation_weights(n_in, n_out, scale, align_corners)
     return Tensor._from_array(backend.to_device(matrix.astype(like.dtype), like.device))
 
 
