@@ -64,8 +64,11 @@ def threads_line(torch):
     cores = cpu_count()
     torch_part = (f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch is not None
                   else "PyTorch not installed")
+    from tinygrad_cnn import backend
+
+    reuse = "reuses freed memory" if backend.KEEPS_FREED_MEMORY else "system malloc"
     return (f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, numpy "
-            f"{numpy.__version__} with {blas}; {torch_part}; each library in its own process, alternating")
+            f"{numpy.__version__} with {blas} ({reuse}); {torch_part}; each library in its own process, alternating")
 
 
 def peak_rss_mb():
