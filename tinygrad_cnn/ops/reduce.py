@@ -163,17 +163,60 @@ def _first_max(x, dim, xp):
 
 
 def _sum(x, dims, keepdim):
-    """Sum over ``dims``; on the CPU a float32 sum accumulates in float64 (through einsum, which
-    is faster than ``sum(dtype=float64)`` and than numpy's own float32 sum along strided axes).
-    NumPy's float32 sum adds along a strided axis one element after another, and a long sum whose
-    terms mostly cancel (the bias gradient of a batch norm deep in a ResNet) then keeps only a
-    few correct digits. CuPy's tree reduction does not have that problem."""
-    if x.dtype.kind != "f" or x.dtype.itemsize >= 8 or is_launch_bound(x):
+    """Sum over ``dims``. On the CPU a float32 sum must not add a long strided axis one element after
+    another: NumPy does that, and a sum whose terms mostly cancel (the bias gradient of a batch norm
+    deep in a ResNet) then keeps only a few correct digits. So float32 sums go through
+    ``_blocked_sum`` (matrix products with a ones vector, 1024 terms at a time, the blocks added in
+    float64) or, for layouts it does not cover, einsum accumulating in float64. CuPy's tree
+    reduction does not have that problem."""
+    if x.dtype.kind != "f" or x.dtype.itemsize >= 8 or is_launch_bound(x) or not dims:
         return x.sum(axis=dims, keepdims=keepdim)
-    letters = "abcdefghijklmnopqrstuvwxyz"[:x.ndim]
-    kept = "".join(letter for i, letter in enumerate(letters) if i not in dims)
-    out = module_of(x).einsum(f"{letters}->{kept}", x, dtype=float).astype(x.dtype)
+    out = _blocked_sum(x, dims)
+    if out is None:
+        letters = "abcdefghijklmnopqrstuvwxyz"[:x.ndim]
+        kept = "".join(letter for i, letter in enumerate(letters) if i not in dims)
+        out = module_of(x).einsum(f"{letters}->{kept}", x, dtype=float).astype(x.dtype)
     return out.reshape(_kept_shape(x.shape, dims)) if keepdim else out
+
+
+BLOCK = 1024  # terms a float32 partial sum adds before the partial sums are added in float64
+
+
+def _blocked_sum(x, dims):
+    """The sum over ``dims`` (the kept axes in order, as without keepdim) when, in memory order, the
+    summed axes are one run of a dense array: memory is then (before, summed, after), and the sum is
+    ``ones(BLOCK) @ block`` for each block of BLOCK summed rows (one BLAS call for them all, near
+    memory speed), the blocks' results added in float64. None for any other layout."""
+    if x.size == 0:
+        return None
+    axes = [axis for axis in range(x.ndim) if x.shape[axis] > 1]  # size-1 axes have no place in memory
+    order = sorted(axes, key=lambda axis: -x.strides[axis])
+    in_memory_order = x.reshape([x.shape[axis] for axis in axes]).transpose([axes.index(axis) for axis in order])
+    summed = [i for i, axis in enumerate(order) if axis in dims]
+    if not summed or not in_memory_order.flags.c_contiguous or summed != list(range(summed[0], summed[-1] + 1)):
+        return None
+    shape = in_memory_order.shape
+    before, count, after = _prod(shape[:summed[0]]), _prod(shape[summed[0]:summed[-1] + 1]), _prod(shape[summed[-1] + 1:])
+    rows = in_memory_order.reshape(before, count, after)
+    if after == 1:  # the summed axes are innermost: NumPy's own (pairwise) sum is accurate and fast
+        out = rows.reshape(before, count).sum(axis=1)
+    else:
+        blocks, rest = divmod(count, BLOCK)
+        ones = module_of(x).ones(BLOCK, x.dtype)
+        partial = (ones @ rows[:, :blocks * BLOCK].reshape(before, blocks, BLOCK, after)).sum(axis=1, dtype=float)
+        if rest:
+            partial += ones[:rest] @ rows[:, blocks * BLOCK:]
+        out = partial.astype(x.dtype)
+    kept = [axis for axis in order if axis not in dims]  # in memory order
+    out = out.reshape([x.shape[axis] for axis in kept]).transpose(sorted(range(len(kept)), key=kept.__getitem__))
+    return out.reshape([n for axis, n in enumerate(x.shape) if axis not in dims])
+
+
+def _prod(sizes):
+    n = 1
+    for size in sizes:
+        n *= size
+    return n
 
 
 def _count(shape, dims):
