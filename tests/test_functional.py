@@ -57,6 +57,26 @@ def test_conv2d_float32_depthwise_and_same_padding_match_torch(device):
                        [x, w2], device)  # unbatched (C, H, W)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_without_a_graph_goes_a_few_images_at_a_time_to_the_same_result(groups, monkeypatch):
+    """Under no_grad conv2d builds windows a chunk of images at a time (F.WINDOWS_CHUNK_BYTES): same
+    numbers as all at once, same channels-last memory, also when the batch is not a whole number of chunks."""
+    rng = np.random.default_rng(0)
+    x, w = tg.tensor(rng.standard_normal((7, 4, 9, 8)).astype(np.float32)), rng.standard_normal((6, 4 // groups, 3, 3))
+    w, b = tg.tensor(w.astype(np.float32), requires_grad=True), tg.tensor(np.arange(6, dtype=np.float32))
+    whole = F.conv2d(x, w, b, padding=1, stride=(1, 2), groups=groups)  # w requires grad: one call
+    image_bytes = 9 * 4 * 9 * (4 // groups * groups) * 4  # windows per image: OH*OW*KH*KW*C float32s
+    monkeypatch.setattr(F, "WINDOWS_CHUNK_BYTES", 3 * image_bytes)  # chunks of 3, 3 and 1 images
+    calls, im2col = [], F._im2col
+    monkeypatch.setattr(F, "_im2col", lambda x, *args, **kwargs: calls.append(x.shape[0]) or im2col(x, *args, **kwargs))
+    with tg.no_grad():
+        chunked = F.conv2d(x, w, b, padding=1, stride=(1, 2), groups=groups)
+    assert calls == [3, 3, 1]
+    np.testing.assert_allclose(chunked.numpy(), whole.detach().numpy(), rtol=1e-6, atol=1e-6)
+    assert chunked.array.strides == whole.array.strides  # (N, C, H, W) view of (N, H, W, C) memory
+    assert whole.requires_grad and not chunked.requires_grad
+
+
 def _pool_args(g):
     return dict(kernel_size=g["kernel"], stride=g["stride"], padding=g["padding"], ceil_mode=g["ceil_mode"])
 
