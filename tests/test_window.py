@@ -81,3 +81,26 @@ def test_window_errors_name_the_op():
         F.unfold(tg.zeros(1, 1, 3, 3), 5)
     with pytest.raises(RuntimeError, match="fold: an output of size"):
         F.fold(tg.zeros(1, 4, 5), (4, 4), 2)
+
+
+@pytest.mark.parametrize("geometry", [dict(kernel_size=3, padding=1), dict(kernel_size=(2, 3), stride=(1, 2)),
+                                      dict(kernel_size=3, dilation=2, padding=2)])
+def test_col2im_a_chunk_of_images_at_a_time_adds_the_same(geometry, monkeypatch):
+    """col2im adds ops.window.CHUNK_BYTES of windows at a time (images stay in cache): one image at a
+    time gives the same bits as the whole batch at once, in the "rows" layout (fold, a conv's input
+    gradient) and the "kernel" one (the gradient of overlapping max pooling)."""
+    from tinygrad_cnn.ops import window
+
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((5, 3, 7, 8)).astype(np.float32), requires_grad=True)
+    cols = tg.tensor(rng.standard_normal(F.unfold(x, **geometry).shape).astype(np.float32))
+
+    def fold_and_pool_gradient():
+        x.grad = None
+        F.max_pool2d(x, **geometry).sum().backward()
+        return F.fold(cols, (7, 8), **geometry).numpy(), x.grad.numpy()
+
+    whole = fold_and_pool_gradient()
+    monkeypatch.setattr(window, "CHUNK_BYTES", 1)  # one image at a time
+    for expected, got in zip(whole, fold_and_pool_gradient()):
+        assert np.array_equal(expected, got)
