@@ -104,3 +104,17 @@ def test_col2im_a_chunk_of_images_at_a_time_adds_the_same(geometry, monkeypatch)
     monkeypatch.setattr(window, "CHUNK_BYTES", 1)  # one image at a time
     for expected, got in zip(whole, fold_and_pool_gradient()):
         assert np.array_equal(expected, got)
+
+
+def test_one_channel_windows_are_stored_kernel_position_major_and_multiply_as_a_transposed_matrix():
+    """For a one-channel image (MNIST) im2col copies whole (N, OH, OW) planes per kernel position (runs
+    of OW values instead of KW) and shows them in the rows shape: the same values as a two-channel
+    image's first channel, and the (N*OH*OW, KH*KW) matrix a conv multiplies is a view, not a copy."""
+    rng = np.random.default_rng(0)
+    two = rng.standard_normal((3, 2, 9, 8)).astype(np.float32)
+    geometry = dict(kernel=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    one_channel = F._im2col(tg.tensor(two[:, :1]), *geometry.values())
+    both_channels = F._im2col(tg.tensor(two), *geometry.values())
+    assert np.array_equal(one_channel.numpy(), both_channels.numpy()[..., :1])
+    rows = one_channel.reshape(-1, 6)
+    assert rows.array.flags.f_contiguous and np.shares_memory(rows.array, one_channel.array)

@@ -59,6 +59,13 @@ class Im2Col(Function):
             x = padded
         s_n, s_c, s_h, s_w = x.strides
         shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+        if self.layout == "rows" and c == 1 and not is_launch_bound(x):
+            # one channel (a grey image): copied kernel position by kernel position (runs of OW values,
+            # not of KW), stored (KH, KW, N, OH, OW) and shown as rows: reshaped to (N*OH*OW, KH*KW) for
+            # the product it is a transposed matrix, which BLAS reads as it is
+            kernel = LAYOUTS["kernel"]
+            windows = as_strided(x, [shape[i] for i in kernel], [strides[i] for i in kernel])
+            return module_of(x).ascontiguousarray(windows).transpose([kernel.index(i) for i in range(6)])
         windows = as_strided(x, [shape[i] for i in order], [strides[i] for i in order])
         return module_of(x).ascontiguousarray(windows)  # the one copy
 
