@@ -300,21 +300,22 @@ def test_float32_sums_keep_float64_accuracy_in_every_memory_layout(layout):
 
 
 def test_per_channel_operands_repeated_for_long_inner_loops_give_the_same_values_and_layout():
-    """A (1, C, 1, 1) operand against a channels-last activation is repeated along the activation's
-    inner memory axes before the operation (elementwise._long_inner_loops); values, the output's
-    memory layout and gradients are those of the plain broadcast."""
-    from tinygrad_cnn.ops.elementwise import _long_inner_loops
+    """A (1, C, 1, 1) operand against a channels-last activation, or a conv's bias against its
+    (N*OH*OW, O) product, is repeated along the large operand's inner memory axes before the operation
+    (elementwise._broadcast): values, the output's memory layout and gradients are the plain broadcast's."""
+    from tinygrad_cnn.ops.elementwise import _broadcast
 
     rng = np.random.default_rng(0)
     activation = rng.standard_normal((8, 24, 24, 6)).astype(np.float32).transpose(0, 3, 1, 2)  # NCHW view
     scale = rng.standard_normal((1, 6, 1, 1)).astype(np.float32)
     expanded = np.broadcast_to(scale, activation.shape)  # as Tensor.expand leaves it: stride 0
-    for a, b in [(activation, scale), (scale, activation), (expanded, activation), (activation, expanded)]:
-        tiled_a, tiled_b = _long_inner_loops(a, b)
-        assert (tiled_a is not a) or (tiled_b is not b)  # this case is repeated...
+    product, bias = rng.standard_normal((8 * 24 * 24, 6)).astype(np.float32), scale.reshape(6)
+    cases = [(activation, scale), (scale, activation), (expanded, activation), (activation, expanded),
+             (product, bias), (bias, product), (activation, scale[0])]
+    for a, b in cases:
         for op in (np.add, np.subtract, np.multiply, np.divide):
-            plain, repeated = op(a, b), op(tiled_a, tiled_b)
-            assert np.array_equal(plain, repeated) and plain.strides == repeated.strides  # ...to the same result
+            plain, repeated = op(a, b), _broadcast(op, a, b)
+            assert np.array_equal(plain, repeated) and plain.strides == repeated.strides
     x = tg.tensor(activation, requires_grad=True)
     s = tg.tensor(scale, requires_grad=True)
     y = (x * s + s) / (s * s + 1) - s

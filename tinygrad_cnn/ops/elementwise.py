@@ -8,36 +8,36 @@ from ..tensor import Tensor
 from .reduce import unbroadcast
 
 
-def _long_inner_loops(a, b):
-    """(a, b), the smaller one repeated along the innermost memory axes of the larger where it is
-    broadcast, so that NumPy's inner loop runs along all of those axes at once. A per-channel
-    (1, C, 1, 1) scale against a channels-last activation otherwise loops C values at a time and the
-    operation runs about 2x slower. The repeated copy is small: 512 values for that scale."""
-    if a.ndim != b.ndim or a.ndim < 2 or a.size < INNER_LOOP * 16 and b.size < INNER_LOOP * 16 or is_launch_bound(a):
-        return a, b
-    swap = _footprint(a) < _footprint(b)
-    dense, small = (b, a) if swap else (a, b)
-    shape = dense.shape
-    if small.shape == shape and _footprint(small) == small.size or dense.size < INNER_LOOP * 16 \
-            or _footprint(small) * 16 > _footprint(dense):
-        return a, b
-    strides = [stride if size > 1 else 0 for size, stride in zip(small.shape, small.strides)]  # broadcast: 0
-    inner = _innermost_axes(dense)
-    run = 1  # the values NumPy's inner loop would cover: inner axes up to the first one small is broadcast on
-    for axis in inner:
-        if not strides[axis]:
-            break
-        run *= shape[axis]
-    varies = [axis for axis in inner if strides[axis]]
-    tile_shape = [n if axis in inner or strides[axis] else 1 for axis, n in enumerate(shape)]
-    if run >= 64 or len(varies) in (0, len(inner)) or _prod(tile_shape) * 8 > dense.size:
-        return a, b
-    xp = module_of(a)
-    view = xp.broadcast_to(small, shape)
-    order = sorted(range(len(shape)), key=lambda axis: -abs(dense.strides[axis]))  # dense's memory order
-    tiled = xp.empty([tile_shape[axis] for axis in order], small.dtype).transpose(_inverse(order))
-    tiled[...] = view[tuple(slice(n) for n in tile_shape)]
-    return (dense, tiled) if not swap else (tiled, dense)
+def _broadcast(op, a, b):
+    """``op(a, b)`` for a NumPy ufunc, kept to long inner loops where one operand is small and varies
+    only along the other's innermost memory axes (a per-channel scale or bias against a channels-last
+    activation, a conv's bias against its (N*OH*OW, O) product): NumPy would loop C values at a time,
+    about 2-3x slower. Then the large operand is seen as rows of k*C values (a view) and the small
+    one repeated k times (a few hundred values), and the result reshaped back: same values, same layout."""
+    if a.ndim == 0 or b.ndim == 0 or max(a.size, b.size) < 16 * INNER_LOOP or is_launch_bound(a) \
+            or a.shape == b.shape and 0 not in a.strides and 0 not in b.strides:
+        return op(a, b)
+    shape = module_of(a).broadcast_shapes(a.shape, b.shape)
+    a_view, b_view = module_of(a).broadcast_to(a, shape), module_of(b).broadcast_to(b, shape)
+    swap = _footprint(a_view) < _footprint(b_view)
+    dense, small = (b_view, a_view) if swap else (a_view, b_view)
+    order = sorted(range(len(shape)), key=lambda axis: -dense.strides[axis])  # dense's memory order
+    dense_m, small_m = dense.transpose(order), small.transpose(order)
+    if not dense_m.flags.c_contiguous:
+        return op(a, b)
+    varying = [i for i, stride in enumerate(small_m.strides) if stride and small_m.shape[i] > 1]
+    first = varying[0] if varying else len(shape)
+    if varying != list(range(first, len(shape))):  # small also varies along an outer axis
+        return op(a, b)
+    run, rows = _prod(small_m.shape[first:]), _prod(small_m.shape[:first])
+    k = next((k for k in range(1, rows + 1) if rows % k == 0 and k * run >= INNER_LOOP), rows)
+    if run >= 64 or k == 1 or k * run * 8 > dense.size:  # long enough already, or no small repeat
+        return op(a, b)
+    block = small_m[(0,) * first].reshape(-1)  # the values small varies over, in dense's memory order
+    repeated = module_of(a).tile(block, k)
+    wide = dense_m.reshape(rows // k, k * run)
+    out = op(repeated, wide) if swap else op(wide, repeated)
+    return out.reshape(dense_m.shape).transpose(_inverse(order))
 
 
 INNER_LOOP = 512  # values an inner loop should cover at least
@@ -46,18 +46,6 @@ INNER_LOOP = 512  # values an inner loop should cover at least
 def _footprint(x):
     """How many distinct values x holds (broadcast axes, stride 0, count once)."""
     return _prod(size for size, stride in zip(x.shape, x.strides) if stride)
-
-
-def _innermost_axes(x):
-    """x's fastest-varying axes in memory, up to INNER_LOOP values together."""
-    axes, size = [], 1
-    for axis in sorted((axis for axis in range(x.ndim) if x.shape[axis] > 1 and x.strides[axis]),
-                       key=lambda axis: abs(x.strides[axis])):
-        if size >= INNER_LOOP:
-            break
-        axes.append(axis)
-        size *= x.shape[axis]
-    return axes
 
 
 def _prod(sizes):
@@ -87,8 +75,7 @@ class Add(_Binary):
 
     def forward(self, a, b):
         self.remember_inputs(a, b)
-        a, b = _long_inner_loops(a, b)
-        return a + b
+        return _broadcast(module_of(a).add, a, b)
 
     def backward(self, g):
         return self.to_inputs(g if self.needs_grad(0) else None, g if self.needs_grad(1) else None)
@@ -99,8 +86,7 @@ class Sub(_Binary):
 
     def forward(self, a, b):
         self.remember_inputs(a, b)
-        a, b = _long_inner_loops(a, b)
-        return a - b
+        return _broadcast(module_of(a).subtract, a, b)
 
     def backward(self, g):
         sa, da, sb, db = self.meta
@@ -114,8 +100,7 @@ class Mul(_Binary):
     def forward(self, a, b):
         self.remember_inputs(a, b)
         self.saved = (a, b)
-        a, b = _long_inner_loops(a, b)
-        return a * b
+        return _broadcast(module_of(a).multiply, a, b)
 
     def backward(self, g):
         a, b = self.saved_arrays()
@@ -130,8 +115,7 @@ class Div(_Binary):
     def forward(self, a, b):
         self.remember_inputs(a, b)
         self.saved = (a, b)
-        a, b = _long_inner_loops(a, b)
-        return a / b
+        return _broadcast(module_of(a).divide, a, b)
 
     def backward(self, g):
         a, b = self.saved_arrays()
