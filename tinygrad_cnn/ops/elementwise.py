@@ -156,10 +156,12 @@ class Where(Function):
     def forward(self, a, b):
         self.meta = (a.shape, a.dtype, b.shape, b.dtype)
         xp = module_of(a)
-        if not is_launch_bound(a) and b.ndim == 0 and a.dtype.kind == "f" and b == 0 and xp.isfinite(a).all():
-            out = a * self.condition  # a branchless select, exact for finite a: on the CPU several times
-            out += 0.0  # faster than numpy's where on a random mask; += 0.0 turns -0.0 into 0.0
-            return out
+        if not is_launch_bound(a) and b.ndim == 0 and a.dtype.kind == "f" and b == 0:
+            # a branchless select (numpy's where is branch-bound on a random mask, ~20x slower here):
+            # a's bits times the mask, as unsigned integers, are a's bits or all zeros (+0.0), exactly,
+            # NaN and infinities included
+            bits = xp.dtype(f"uint{8 * a.dtype.itemsize}")
+            return xp.multiply(a.view(bits), self.condition, dtype=bits).view(a.dtype)
         return xp.where(self.condition, a, b)
 
     def backward(self, g):
