@@ -139,18 +139,20 @@ class Col2Im(Function):
         """Add windows (N, OH, OW, KH, KW, C) into the padded channels-last image out_nhwc."""
         _, oh, ow, kh, kw, _ = windows.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            if self.layout == "rows" and dw == 1 and not is_launch_bound(windows):
-                # one add per (kernel row, output column): a window's row is KW*C contiguous values on
-                # both sides, which numpy adds several times faster than C-long runs
-                for o in range(ow):
-                    target = out_nhwc[:, rows, o * sw:o * sw + kw, :]
+        rows = [slice(i * dh, i * dh + sh * (oh - 1) + 1, sh) for i in range(kh)]
+        if self.layout == "rows" and dw == 1 and not is_launch_bound(windows):
+            # one add per (output column, kernel row): a window's row is KW*C contiguous values on both
+            # sides, which numpy adds several times faster than C-long runs; the kernel rows of one
+            # output column lie next to each other in memory, so they go one after another
+            for o in range(ow):
+                for i in range(kh):
+                    target = out_nhwc[:, rows[i], o * sw:o * sw + kw, :]
                     target += windows[:, :, o, i]
-            else:  # one add per kernel position: a contiguous block in the "kernel" layout
-                for j in range(kw):
-                    target = out_nhwc[:, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw), :]
-                    target += windows[:, :, :, i, j, :]
+            return
+        for i in range(kh):  # one add per kernel position: a contiguous block in the "kernel" layout
+            for j in range(kw):
+                target = out_nhwc[:, rows[i], slice(j * dw, j * dw + sw * (ow - 1) + 1, sw), :]
+                target += windows[:, :, :, i, j, :]
 
     def _gather(self, windows):
         """For stride 1 on a GPU: each pixel gathers the KH*KW window values that land on it (a zero
