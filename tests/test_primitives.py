@@ -92,6 +92,19 @@ def test_where_routes_gradient_by_condition(device):
                        [rng.standard_normal((3, 4)), rng.standard_normal((1, 4))], device)
 
 
+def test_where_wants_a_boolean_condition_as_torch_does():
+    """A float mask is refused (as torch.where does) rather than multiplied in: 2.0 is not "True"."""
+    x = tg.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="where: expected condition to be a boolean tensor, but got a tensor "
+                                           "with dtype float32"):
+        tg.where(tg.tensor([1.0, 0.0, 2.0]), x, 0.0)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="boolean"):
+            torch.where(torch.tensor([1.0, 0.0, 2.0]), torch.tensor([1.0, 2.0, 3.0]), 0.0)
+    assert tg.where(np.array([True, False, True]), x, 0.0).tolist() == [1.0, 0.0, 3.0]
+    assert tg.where(x > 1.5, x, 0.0).tolist() == [0.0, 2.0, 3.0]
+
+
 @given(data=st.data())
 def test_where_gradient(data):
     shape = data.draw(S.shapes(1, 3, 1, 4))

@@ -912,6 +912,9 @@ def _index_arrays(index, tensor):
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; differentiable in both."""
     cond = condition.array if isinstance(condition, Tensor) else condition
+    if not isinstance(cond, bool) and getattr(cond, "dtype", None) != bool:
+        kind = f"a tensor with dtype {cond.dtype}" if hasattr(cond, "dtype") else type(cond).__name__
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {kind}")
     if isinstance(input, Tensor):
         other = input._constant_like(other)
     elif isinstance(other, Tensor):

@@ -1,8 +1,8 @@
 """Elementwise primitives. Binary ones broadcast; their backward sums the gradient back
 to each input's shape (``unbroadcast``)."""
-from ..autograd import Function
 import math
 
+from ..autograd import Function
 from ..backend import erf, is_launch_bound, module_of, scalar
 from ..tensor import Tensor
 from .reduce import unbroadcast
@@ -29,7 +29,7 @@ def _broadcast(op, a, b):
     first = varying[0] if varying else len(shape)
     if varying != list(range(first, len(shape))):  # small also varies along an outer axis
         return op(a, b)
-    run, rows = _prod(small_m.shape[first:]), _prod(small_m.shape[:first])
+    run, rows = math.prod(small_m.shape[first:]), math.prod(small_m.shape[:first])
     k = next((k for k in range(1, rows + 1) if rows % k == 0 and k * run >= INNER_LOOP), rows)
     if run >= 64 or k == 1 or k * run * 8 > dense.size:  # long enough already, or no small repeat
         return op(a, b)
@@ -45,14 +45,7 @@ INNER_LOOP = 512  # values an inner loop should cover at least
 
 def _footprint(x):
     """How many distinct values x holds (broadcast axes, stride 0, count once)."""
-    return _prod(size for size, stride in zip(x.shape, x.strides) if stride)
-
-
-def _prod(sizes):
-    n = 1
-    for size in sizes:
-        n *= size
-    return n
+    return math.prod(size for size, stride in zip(x.shape, x.strides) if stride)
 
 
 def _inverse(order):

@@ -1,4 +1,6 @@
 """Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
+import math
+
 from ..autograd import Function, is_grad_enabled
 from ..backend import is_launch_bound, module_of
 from ..tensor import Tensor
@@ -196,7 +198,8 @@ def _blocked_sum(x, dims):
     if not summed or not in_memory_order.flags.c_contiguous or summed != list(range(summed[0], summed[-1] + 1)):
         return None
     shape = in_memory_order.shape
-    before, count, after = _prod(shape[:summed[0]]), _prod(shape[summed[0]:summed[-1] + 1]), _prod(shape[summed[-1] + 1:])
+    start, stop = summed[0], summed[-1] + 1
+    before, count, after = math.prod(shape[:start]), math.prod(shape[start:stop]), math.prod(shape[stop:])
     rows = in_memory_order.reshape(before, count, after)
     if after == 1:  # the summed axes are innermost: NumPy's own (pairwise) sum is accurate and fast
         out = rows.reshape(before, count).sum(axis=1)
@@ -210,13 +213,6 @@ def _blocked_sum(x, dims):
     kept = [axis for axis in order if axis not in dims]  # in memory order
     out = out.reshape([x.shape[axis] for axis in kept]).transpose(sorted(range(len(kept)), key=kept.__getitem__))
     return out.reshape([n for axis, n in enumerate(x.shape) if axis not in dims])
-
-
-def _prod(sizes):
-    n = 1
-    for size in sizes:
-        n *= size
-    return n
 
 
 def _count(shape, dims):
