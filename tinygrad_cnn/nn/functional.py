@@ -53,7 +53,7 @@ def _check_fits(op, what, input_hw, kernel, stride, padding, dilation):
     return out
 
 
-WINDOWS_CHUNK_BYTES = 2 ** 23  # with no graph to record, a conv's windows are built this many bytes at a time
+WINDOWS_CHUNK_BYTES = 2 ** 22  # with no graph to record, a conv's windows are built this many bytes at a time
 
 
 def _by_cached_chunks(product, x, image_bytes, *parameters):
