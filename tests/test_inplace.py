@@ -265,3 +265,23 @@ def test_detect_anomaly_as_a_decorator_is_on_only_inside():
     with pytest.raises(RuntimeError, match="SqrtBackward' returned inf"):
         backward_of_sqrt_at_zero()
     assert not tg.autograd.is_anomaly_enabled()
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["ReLU6", "Hardtanh", "ELU", "SiLU", "Mish", "Hardsigmoid", "Hardswish",
+                                  "LeakyReLU", "ReLU"])
+def test_activation_modules_with_inplace_change_their_input_as_torch(name):
+    """``inplace=True`` writes the result into the input (the layer's output is the input tensor), and
+    the gradient still flows through it, as in PyTorch."""
+    values = np.array([-4.0, -3.0, -1.0, 0.0, 0.5, 2.0, 3.0, 7.0])
+    results = []
+    for lib, module in ((tg, getattr(nn, name)), (torch, getattr(torch.nn, name))):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        y = x * 1.0  # not a leaf: in place is allowed
+        out = module(inplace=True)(y)
+        assert out is y
+        (out * lib.tensor(np.arange(8.0), dtype=lib.float64)).sum().backward()
+        results.append((np.asarray(y.tolist()), np.asarray(x.grad.tolist())))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(our_grad, their_grad, rtol=1e-7)  # torch's float64 hardsigmoid: a float32 1/6

@@ -600,11 +600,13 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """min(max(x, min_val), max_val); the gradient is 0 at and beyond the limits, as PyTorch."""
+    if inplace:
+        return input._apply_inplace("hardtanh_", lambda t: hardtanh(t, min_val, max_val))
     with scope("hardtanh", (("min", min_val), ("max", max_val))):
         inside = (input > min_val) & (input < max_val)
         return where(inside, input, input.detach().clamp(min_val, max_val))
@@ -612,6 +614,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (e^x - 1) otherwise."""
+    if inplace:
+        return input._apply_inplace("elu_", lambda t: elu(t, alpha))
     with scope("elu", (("alpha", alpha),)):
         return where(input > 0, input, (input.clamp(max=0.0).exp() - 1.0) * alpha)
 
@@ -630,12 +634,16 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
+    if inplace:
+        return input._apply_inplace("silu_", silu)
     with scope("silu"):
         return input * input.sigmoid()
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
+    if inplace:
+        return input._apply_inplace("mish_", mish)
     with scope("mish"):
         return input * softplus(input).tanh()
 
@@ -652,6 +660,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6; the gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, as PyTorch."""
+    if inplace:
+        return input._apply_inplace("hardsigmoid_", hardsigmoid)
     with scope("hardsigmoid"):
         inside = (input > -3.0) & (input < 3.0)
         return where(inside, input / 6.0 + 0.5, (input.detach() >= 3.0).to(input.dtype))
@@ -659,6 +669,8 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6, with PyTorch's gradient at the kinks (x <= -3: 0, x < 3: x/3 + 1/2, else 1)."""
+    if inplace:
+        return input._apply_inplace("hardswish_", hardswish)
     with scope("hardswish"):
         middle = input * (input + 3.0) / 6.0
         return where(input <= -3.0, 0.0, where(input < 3.0, middle, input))
