@@ -1,6 +1,7 @@
 """Shared test helpers: PyTorch as the oracle, gradcheck on float64 inputs, the GPU's code paths on the CPU."""
 import contextlib
 import io
+import urllib.error
 
 import numpy as np
 import pytest
@@ -71,3 +72,15 @@ class FakeResponse(io.BytesIO):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def first_mirror_down(payload):
+    """An ``opener`` for the download functions whose first URL fails and every later one serves
+    ``payload``; the URLs it was asked for collect in its ``calls``."""
+    def opener(url, timeout):
+        opener.calls.append(url)
+        if len(opener.calls) == 1:
+            raise urllib.error.URLError("first mirror down")
+        return FakeResponse(payload)
+    opener.calls = []
+    return opener

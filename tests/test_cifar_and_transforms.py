@@ -14,7 +14,7 @@ from tinygrad_cnn import data
 from tinygrad_cnn.data import cifar
 from tinygrad_cnn.data import transforms as T
 
-from .helpers import FakeResponse
+from .helpers import FakeResponse, first_mirror_down
 
 
 def _records(labels, seed):
@@ -81,18 +81,11 @@ def test_cifar10_download_tries_the_next_mirror_and_checks_the_archive(tmp_path,
     _, payload = _fake_archive(tmp_path / "source")
     monkeypatch.setattr(cifar, "MD5", hashlib.md5(payload).hexdigest())
     monkeypatch.setattr(cifar, "SHA256", hashlib.sha256(payload).hexdigest())
-    calls = []
-
-    def opener(url, timeout):
-        calls.append(url)
-        if len(calls) == 1:
-            raise urllib.error.URLError("first mirror down")
-        return FakeResponse(payload)
-
+    opener = first_mirror_down(payload)
     root = tmp_path / "root"
     monkeypatch.setattr(cifar, "MIRRORS", ["http://one/", "http://two/"])
     path = cifar.download_archive(str(root), mirrors=cifar.MIRRORS, opener=opener)
-    assert calls == ["http://one/cifar-10-binary.tar.gz", "http://two/cifar-10-binary.tar.gz"]
+    assert opener.calls == ["http://one/cifar-10-binary.tar.gz", "http://two/cifar-10-binary.tar.gz"]
     assert open(path, "rb").read() == payload and os.listdir(root) == [cifar.ARCHIVE]
     assert len(data.CIFAR10(str(root), train=False)) == 3
 

@@ -10,7 +10,7 @@ import tinygrad_cnn as tg
 from tinygrad_cnn import data
 from tinygrad_cnn.data import mnist
 
-from .helpers import FakeResponse
+from .helpers import FakeResponse, first_mirror_down
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets", "mnist")
 needs_real_mnist = pytest.mark.skipif(
@@ -135,15 +135,9 @@ def test_download_offline_says_so_in_one_sentence(tmp_path):
 def test_download_accepts_the_real_file_from_a_local_mirror(tmp_path):
     """A file with the right MD5 and SHA-256 (the real one, served by a fake opener) is kept, atomically."""
     real = open(os.path.join(SHARED_MNIST, "t10k-labels-idx1-ubyte.gz"), "rb").read()
-    calls = []
-
-    def opener(url, timeout):
-        calls.append(url)
-        if len(calls) == 1:
-            raise urllib.error.URLError("first mirror down")
-        return FakeResponse(real)
-
+    opener = first_mirror_down(real)
     path = mnist.download_file("t10k-labels-idx1-ubyte.gz", str(tmp_path), opener=opener)
+    assert len(opener.calls) == 2
     assert open(path, "rb").read() == real and os.listdir(tmp_path) == ["t10k-labels-idx1-ubyte.gz"]
 
 
