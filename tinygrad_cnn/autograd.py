@@ -61,21 +61,26 @@ class set_grad_enabled(_GradMode):
     """``set_grad_enabled(False)`` works like ``no_grad()``."""
 
 
+def _set_anomaly_detection(mode):
+    """Switch anomaly detection on or off; returns the previous setting."""
+    global _anomaly_detection
+    previous, _anomaly_detection = _anomaly_detection, mode
+    return previous
+
+
 class set_detect_anomaly(contextlib.ContextDecorator):
     """``set_detect_anomaly(True)`` (also as a context manager): every backward pass checks each
     gradient a primitive returns and raises, naming the primitive, the composite op and module it was
     recorded in and its forward shapes, as soon as one holds a NaN or an infinity."""
 
     def __init__(self, mode):
-        global _anomaly_detection
-        self.previous, _anomaly_detection = _anomaly_detection, bool(mode)
+        self.previous = _set_anomaly_detection(bool(mode))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _anomaly_detection
-        _anomaly_detection = self.previous
+        _set_anomaly_detection(self.previous)
         return False
 
 
@@ -83,13 +88,11 @@ class detect_anomaly(contextlib.ContextDecorator):
     """Context manager and decorator: backward passes inside raise at the first NaN or infinite gradient."""
 
     def __enter__(self):
-        global _anomaly_detection
-        self.previous, _anomaly_detection = _anomaly_detection, True
+        self.previous = _set_anomaly_detection(True)
         return self
 
     def __exit__(self, *exc):
-        global _anomaly_detection
-        _anomaly_detection = self.previous
+        _set_anomaly_detection(self.previous)
         return False
 
 
