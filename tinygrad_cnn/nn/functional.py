@@ -466,6 +466,14 @@ def _resample_axis(x, axis, matrix):
 
 
 # ---- normalisation ------------------------------------------------------------------
+def _mean_centered_and_variance(x, dims):
+    """The mean over ``dims`` (kept), x minus it, and the biased variance, from the centered values the
+    normalisation needs anyway (one pass fewer each way than a separate variance)."""
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    return mean, centered, (centered * centered).mean(dims, keepdim=True)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation from mean and var.
 
@@ -490,9 +498,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if count <= 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                                  f"size {list(input.shape)}")
-            mean = input.mean(dims, keepdim=True)
-            centered = input - mean  # shared by the variance and the output: one pass fewer each way
-            var = (centered * centered).mean(dims, keepdim=True)
+            mean, centered, var = _mean_centered_and_variance(input, dims)
             if running_mean is not None and running_var is not None:
                 with no_grad():
                     running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
@@ -537,9 +543,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                          f"{[n * channels // num_groups, num_groups, *input.shape[2:]]}")
     shape = (1, channels) + (1,) * (input.ndim - 2)
     with scope("group_norm", (("groups", num_groups), ("eps", eps))):
-        groups = input.reshape(n, num_groups, -1)
-        centered = groups - groups.mean(2, keepdim=True)
-        var = (centered * centered).mean(2, keepdim=True)  # biased, as batch norm's
+        _, centered, var = _mean_centered_and_variance(input.reshape(n, num_groups, -1), (2,))
         out = (centered * (var + eps).rsqrt()).reshape(input.shape)
         if weight is not None:
             out = out * weight.reshape(shape)
@@ -561,8 +565,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise ValueError(f"layer_norm: {name} should have shape {normalized_shape}, got {tuple(t.shape)}")
     dims = tuple(range(input.ndim - k, input.ndim))
     with scope("layer_norm", (("shape", normalized_shape), ("eps", eps))):
-        centered = input - input.mean(dims, keepdim=True)
-        var = (centered * centered).mean(dims, keepdim=True)
+        _, centered, var = _mean_centered_and_variance(input, dims)
         out = centered * (var + eps).rsqrt()
         if weight is not None:
             out = out * weight
