@@ -193,27 +193,7 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
                                                        "fillcolor": CONSTANT, "fontsize": "8"})
                     constant_edges.append((f"c{id(fn)}_{i}", node))
     for scope_id, (scope, inside) in members.items():
-        label = scope_title(scope, module_names)
-        if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
-            kinds = list(dict.fromkeys(_primitive_name(fn) for fn in reversed(inside)))
-            label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
-        if show_shapes:  # the shape of what leaves the composite: its Function read outside it (or the output)
-            inside_ids = {id(fn) for fn in inside}
-            leaving = [fn for fn in inside if fn is output.creator or any(
-                id(c) not in inside_ids for c in consumers.get(id(fn), ()))]
-            # the composite's own result is read only outside it (a weight matrix it made may be read by both)
-            result = next((fn for fn in leaving if not any(id(c) in inside_ids for c in consumers.get(id(fn), ()))),
-                          leaving[0] if leaving else inside[0])
-            shape = _size(result.shape)
-            leaves_read = [p for fn in inside for p in fn.parents if isinstance(p, Tensor)]
-            if leaves_read and all(fn.kind == "movement" and all(
-                    isinstance(p, Tensor) or id(p) in inside_ids for p in fn.parents if p is not None)
-                    for fn in inside):  # only the part that reshapes a weight: say so (a backward graph reuses it)
-                shape = f"{param_names.get(id(leaves_read[0]), 'its input')} as {shape}"
-            elif not scope.name.endswith(" backward") and result is not output.creator and all(
-                    _is_backward(c) for c in consumers.get(id(result), ()) if id(c) not in inside_ids):
-                shape += " (a part, read by the backward pass)"  # the composite's own output is not in the graph
-            label = f"<<b>{label}</b><br/><font point-size='8'>{shape}</font>>"
+        label = _composite_label(scope, inside, module_names, param_names, consumers, output, show_shapes)
         place(scope.parent, f"s{scope_id}", {"label": label, "shape": "box", "style": "rounded,filled,bold",
                                               "fillcolor": OP})
 
@@ -282,6 +262,34 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
         graph.edge(representative[id(output.creator)], "output")  # gradient is drawn alone)
     return graph
+
+
+def _composite_label(scope, inside, module_names, param_names, consumers, output, show_shapes):
+    """The label of a collapsed composite: its name (a backward pass: what it is made of) and the shape
+    of what leaves it."""
+    label = scope_title(scope, module_names)
+    if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
+        kinds = list(dict.fromkeys(_primitive_name(fn) for fn in reversed(inside)))
+        label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+    if not show_shapes:
+        return label
+    # the shape of what leaves the composite: its Function read outside it (or the output)
+    inside_ids = {id(fn) for fn in inside}
+    leaving = [fn for fn in inside if fn is output.creator or any(
+        id(c) not in inside_ids for c in consumers.get(id(fn), ()))]
+    # the composite's own result is read only outside it (a weight matrix it made may be read by both)
+    result = next((fn for fn in leaving if not any(id(c) in inside_ids for c in consumers.get(id(fn), ()))),
+                  leaving[0] if leaving else inside[0])
+    shape = _size(result.shape)
+    leaves_read = [p for fn in inside for p in fn.parents if isinstance(p, Tensor)]
+    if leaves_read and all(fn.kind == "movement" and all(
+            isinstance(p, Tensor) or id(p) in inside_ids for p in fn.parents if p is not None)
+            for fn in inside):  # only the part that reshapes a weight: say so (a backward graph reuses it)
+        shape = f"{param_names.get(id(leaves_read[0]), 'its input')} as {shape}"
+    elif not scope.name.endswith(" backward") and result is not output.creator and all(
+            _is_backward(c) for c in consumers.get(id(result), ()) if id(c) not in inside_ids):
+        shape += " (a part, read by the backward pass)"  # the composite's own output is not in the graph
+    return f"<<b>{label}</b><br/><font point-size='8'>{shape}</font>>"
 
 
 def _is_backward(fn):
