@@ -55,7 +55,8 @@ def threads_line(torch):
     try:
         from threadpoolctl import threadpool_info
 
-        blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads, "
+                         f"{i.get('architecture')} kernels)"
                          for i in threadpool_info() if i.get("user_api") == "blas")
     except ImportError:
         blas = "BLAS unknown (pip install threadpoolctl)"
@@ -69,6 +70,17 @@ def threads_line(torch):
     reuse = "reuses freed memory" if backend.KEEPS_FREED_MEMORY else "system malloc"
     return (f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, numpy "
             f"{numpy.__version__} with {blas} ({reuse}); {torch_part}; each library in its own process, alternating")
+
+
+def kernel_override_warning():
+    """A warning line when the environment forces OpenBLAS's kernels (some machines set OPENBLAS_CORETYPE
+    for old OpenBLAS builds; it slows a current NumPy, so the ratios would not be a stock NumPy's), else ''."""
+    forced = {name: os.environ[name] for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ}
+    if not forced:
+        return ""
+    settings = " ".join(f"{k}={v}" for k, v in forced.items())
+    return (f"WARNING: {settings} is set, so NumPy runs the OpenBLAS kernels it names, not the ones it would choose "
+            f"for this CPU; to measure a stock NumPy run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...")
 
 
 def peak_rss_mb():

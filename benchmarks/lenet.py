@@ -289,6 +289,8 @@ def main():
                                               "both in one process, step by step" if args.interleaved else
                                               f"each library in its own process, {args.rounds} alternating rounds")
           + f"; device {args.device}")
+    if harness.kernel_override_warning():
+        print(harness.kernel_override_warning())
     if args.device == "cuda":
         print(f"GPU: {tg.backend.cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}")
     if torch is None:
