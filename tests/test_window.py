@@ -118,3 +118,37 @@ def test_one_channel_windows_are_stored_kernel_position_major_and_multiply_as_a_
     assert np.array_equal(one_channel.numpy(), both_channels.numpy()[..., :1])
     rows = one_channel.reshape(-1, 6)
     assert rows.array.flags.f_contiguous and np.shares_memory(rows.array, one_channel.array)
+
+
+def _in_memory_order(array, order):
+    """The same (N, C, H, W) values stored in ``order`` (e.g. (1, 2, 3, 0): batch-last)."""
+    return np.ascontiguousarray(array.transpose(order)).transpose(np.argsort(order))
+
+
+@pytest.mark.parametrize("geometry", [dict(kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1)),
+                                      dict(kernel=(2, 3), stride=(2, 1), padding=(0, 2), dilation=(1, 2)),
+                                      dict(kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1))])
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (0, 2, 3, 1), (1, 2, 3, 0)], ids=["nchw", "nhwc", "chwn"])
+def test_columns_windows_are_the_rows_transposed_and_col2im_adds_them_back_batch_last(geometry, order):
+    """The "columns" layout (KH, KW, C, OH, OW, N) holds the "rows" windows, axes reordered, whatever
+    the image's memory order, as one contiguous array; col2im of them gives what col2im of the rows
+    gives, in a batch-last (C, H, W, N) image; max pooling's "kernel" windows of a batch-last image
+    are stored batch-last, and both directions keep the numbers."""
+    from tinygrad_cnn import ops
+
+    rng = np.random.default_rng(0)
+    x = tg.from_numpy(_in_memory_order(rng.standard_normal((3, 2, 7, 6)), order))  # keeps the memory order
+    rows = F._im2col(x, *geometry.values())
+    columns = F._im2col(x, *geometry.values(), layout="columns")
+    assert columns.array.flags.c_contiguous
+    assert np.array_equal(columns.numpy(), rows.numpy().transpose(3, 4, 5, 1, 2, 0))
+    g = rng.standard_normal(rows.shape)
+    back = dict(input_size=(7, 6), **geometry)
+    from_rows = ops.Col2Im.apply(tg.tensor(g), **back, layout="rows")
+    from_columns = ops.Col2Im.apply(tg.tensor(np.ascontiguousarray(g.transpose(3, 4, 5, 1, 2, 0))), **back,
+                                    layout="columns")
+    np.testing.assert_allclose(from_columns.numpy(), from_rows.numpy(), rtol=1e-12, atol=1e-12)
+    assert from_columns.array.strides[0] == 8  # batch innermost
+    kernel = F._im2col(x, *geometry.values(), layout="kernel")
+    assert np.array_equal(kernel.numpy(), rows.numpy().transpose(3, 4, 0, 1, 2, 5))
+    assert (kernel.array.strides[2] == 8) == (order == (1, 2, 3, 0))  # batch-last memory follows the image's

@@ -152,8 +152,8 @@ def _first_max(x, dim, xp):
     since k grows, ``index = max(index, k * better)`` does that without a masked write."""
     take = [slice(None)] * x.ndim
     take[dim] = slice(0, 1)
-    best = x[tuple(take)].copy()
-    index = xp.zeros(best.shape, xp.uint8)
+    best = x[tuple(take)].copy(order="K")  # in x's memory order, as everything below
+    index = xp.zeros_like(best, dtype=xp.uint8)
     for k in range(1, x.shape[dim]):
         take[dim] = slice(k, k + 1)
         candidate = x[tuple(take)]

@@ -7,8 +7,15 @@ Layouts: ``im2col`` maps an image batch (N, C, H, W) to its windows as either
   convolution is then one 2-d matrix product, ``windows.reshape(N*OH*OW, KH*KW*C) @ W``,
   and an image stored channels-last in memory (as a conv's output is here) is gathered
   in long contiguous runs;
-- "kernel" (KH, KW, N, OH, OW, C): one contiguous block per kernel position, so a
-  reduction over the window (pooling) is an elementwise max or sum of KH*KW blocks.
+- "kernel" (KH, KW, N, OH, OW, C): one block per kernel position, so a reduction over the
+  window (pooling) is an elementwise max or sum of KH*KW blocks;
+- "columns" (KH, KW, C, OH, OW, N): the transposed matrix of "rows", one row per kernel
+  position and channel, the batch innermost. A convolution is then ``W @ windows.reshape(KH*KW*C,
+  OH*OW*N)``, and from (and back into) an image stored batch-last in memory, (C, H, W, N), every
+  window row is a run of OW*N values: im2col copies and col2im adds in long runs, where the
+  "rows" layout's runs are KW*C values (48 for 16 channels), which NumPy adds several times slower.
+Within a block, the windows keep the image's own memory order (a "kernel" block of a batch-last
+image is stored batch-last), so that copying them is a run-by-run copy.
 ``F.unfold``/``F.fold`` present PyTorch's (N, C*KH*KW, L) layout on top.
 """
 from ..autograd import Function
@@ -21,7 +28,7 @@ def conv_output_size(size, kernel, stride, padding, dilation):
 
 
 # where each axis of the windows array comes from: (n, oh, ow, kh, kw, c) in the layout's order
-LAYOUTS = {"rows": (0, 1, 2, 3, 4, 5), "kernel": (3, 4, 0, 1, 2, 5)}
+LAYOUTS = {"rows": (0, 1, 2, 3, 4, 5), "kernel": (3, 4, 0, 1, 2, 5), "columns": (3, 4, 5, 1, 2, 0)}
 
 
 CHUNK_BYTES = 2 ** 23  # col2im on the CPU adds this many bytes of windows at a time
@@ -30,6 +37,24 @@ CHUNK_BYTES = 2 ** 23  # col2im on the CPU adds this many bytes of windows at a 
 def _channels_last_buffer(xp, n, c, h, w, dtype):
     """A zeroed (N, C, H, W) array whose memory is ordered (N, H, W, C)."""
     return xp.zeros((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+
+
+def _batch_last_buffer(xp, n, c, h, w, dtype):
+    """A zeroed (N, C, H, W) array whose memory is ordered (C, H, W, N)."""
+    return xp.zeros((c, h, w, n), dtype).transpose(3, 0, 1, 2)
+
+
+def _is_batch_last(n_stride, c_stride):
+    """Whether an image (or windows) with these batch and channel strides has its batch innermost."""
+    return abs(n_stride) < abs(c_stride)
+
+
+def _memory_order(layout, n_stride, c_stride):
+    """The order, as (n, oh, ow, kh, kw, c) axis numbers, in which im2col stores windows: "rows" and
+    "columns" as they are shown; "kernel" blocks in the image's own order (batch-last or channels-last)."""
+    if layout == "kernel" and _is_batch_last(n_stride, c_stride):
+        return LAYOUTS["columns"]
+    return LAYOUTS[layout]
 
 
 class Im2Col(Function):
@@ -52,22 +77,26 @@ class Im2Col(Function):
                 f"does not fit a {h}x{w} input"
             )
         self.input_size = (h, w)
-        order = LAYOUTS[self.layout]
-        if ph or pw:
-            padded = _channels_last_buffer(module_of(x), n, c, h + 2 * ph, w + 2 * pw, x.dtype)
+        image_batch_last = _is_batch_last(*x.strides[:2])
+        batch_last = {"rows": False, "columns": True}.get(self.layout, image_batch_last)
+        if ph or pw or batch_last != image_batch_last:
+            # padded, or copied into the memory order the layout reads in long runs
+            buffer = _batch_last_buffer if batch_last else _channels_last_buffer
+            padded = buffer(module_of(x), n, c, h + 2 * ph, w + 2 * pw, x.dtype)
             padded[:, :, ph:ph + h, pw:pw + w] = x
             x = padded
         s_n, s_c, s_h, s_w = x.strides
         shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+        memory = _memory_order(self.layout, s_n, s_c)
         if self.layout == "rows" and c == 1 and not is_launch_bound(x):
             # one channel (a grey image): copied kernel position by kernel position (runs of OW values,
             # not of KW), stored (KH, KW, N, OH, OW) and shown as rows: reshaped to (N*OH*OW, KH*KW) for
             # the product it is a transposed matrix, which BLAS reads as it is
-            kernel = LAYOUTS["kernel"]
-            windows = as_strided(x, [shape[i] for i in kernel], [strides[i] for i in kernel])
-            return module_of(x).ascontiguousarray(windows).transpose([kernel.index(i) for i in range(6)])
-        windows = as_strided(x, [shape[i] for i in order], [strides[i] for i in order])
-        return module_of(x).ascontiguousarray(windows)  # the one copy
+            memory = LAYOUTS["kernel"]
+        windows = as_strided(x, [shape[i] for i in memory], [strides[i] for i in memory])
+        windows = module_of(x).ascontiguousarray(windows)  # the one copy
+        shown = LAYOUTS[self.layout]
+        return windows.transpose([memory.index(i) for i in shown])
 
     def backward(self, g):
         return (Col2Im.apply(g, input_size=self.input_size, kernel=self.kernel, stride=self.stride,
@@ -105,10 +134,13 @@ class Col2Im(Function):
         return self._add_shifted(windows)
 
     def _padded_output(self, windows):
-        """A zeroed, padded (N, C, H + 2P, W + 2P) image, channels-last in memory."""
+        """A zeroed, padded (N, C, H + 2P, W + 2P) image, in the windows' memory order: batch-last
+        for batch-last windows ("columns", or "kernel" blocks of a batch-last image), else channels-last."""
         (h, w), (ph, pw) = self.input_size, self.padding
         n, c = windows.shape[0], windows.shape[5]
-        return _channels_last_buffer(module_of(windows), n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
+        batch_last = _is_batch_last(windows.strides[0], windows.strides[5])
+        buffer = _batch_last_buffer if batch_last else _channels_last_buffer
+        return buffer(module_of(windows), n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
 
     def _unpadded(self, out):
         (h, w), (ph, pw) = self.input_size, self.padding
@@ -127,10 +159,12 @@ class Col2Im(Function):
     def _add_shifted(self, windows):
         """A loop of in-place strided-slice additions (through views: one operation each, no write-back);
         on the CPU about 8 MB of windows at a time, so the images being added into stay in cache
-        (15-20% faster for a ResNet's first layer than the whole batch at once)."""
+        (15-20% faster for a ResNet's first layer than the whole batch at once), except into a batch-last
+        image: its runs are long and a chunk of images would cut them."""
         out = self._padded_output(windows)
         out_nhwc = out.transpose(0, 2, 3, 1)
-        batch = windows.shape[0] if is_launch_bound(windows) else max(1, CHUNK_BYTES // windows[0].nbytes)
+        whole = is_launch_bound(windows) or _is_batch_last(windows.strides[0], windows.strides[5])
+        batch = windows.shape[0] if whole else max(1, CHUNK_BYTES // windows[0].nbytes)
         for start in range(0, windows.shape[0], batch):
             self._add_windows(out_nhwc[start:start + batch], windows[start:start + batch])
         return self._unpadded(out)

@@ -311,7 +311,8 @@ def _stub_text(fn, module_names):
     return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
 
 
-AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C"}  # im2col's layouts (window.py)
+# im2col's layouts (window.py)
+AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C", "columns": "KH,KW,C,OH,OW,N"}
 MAX_VALUES = 25
 
 
