@@ -340,3 +340,26 @@ def test_per_channel_operands_repeated_for_long_inner_loops_give_the_same_values
         ((tx * ts + ts) / (ts * ts + 1) - ts).backward(torch.tensor(g))
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
         np.testing.assert_allclose(s.grad.numpy(), ts.grad.numpy(), rtol=1e-4)
+
+
+def test_matmul_gradients_made_as_swapped_products_are_the_plain_ones_in_the_inputs_memory_order():
+    """MatMul's backward computes (b @ g^T)^T for g @ b^T where that is faster (a conv's small, wide
+    weight gradient summed over many pixels) or keeps a large transposed input's memory order (a
+    flattened batch-last image): the same numbers as the plain products, and a large transposed
+    input gets a gradient stored the same way."""
+    from tinygrad_cnn.ops.matmul import LARGE, _swap
+
+    rng = np.random.default_rng(0)
+    flattened = rng.standard_normal((300, LARGE // 200)).T  # transposed view, (LARGE // 200, 300)
+    weight = rng.standard_normal((300, 7))
+    filters, windows = rng.standard_normal((4, 30)), rng.standard_normal((30, 2000))
+    for a, b in ((flattened, weight), (filters, windows), (windows.T, filters.T)):
+        ta, tb = tg.from_numpy(a).requires_grad_(), tg.from_numpy(b).requires_grad_()  # in their memory order
+        g = rng.standard_normal((a.shape[0], b.shape[1]))
+        (ta @ tb).backward(tg.tensor(g))
+        np.testing.assert_allclose(ta.grad.numpy(), g @ b.T, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tb.grad.numpy(), a.T @ g, rtol=1e-12, atol=1e-12)
+    assert _swap(flattened, 7) and _swap(filters, 2000) and not _swap(weight, 2000)
+    ta = tg.from_numpy(flattened).requires_grad_()
+    (ta @ tg.tensor(weight)).sum().backward()
+    assert ta.grad.array.flags.f_contiguous  # stored as the input is

@@ -18,6 +18,29 @@ def _blas_friendly(a, b):
     return a, b
 
 
+def _swap(x, k):
+    """Whether x's gradient, a 2-d product summing k terms per value, is better made as the transpose
+    of the swapped product (on the CPU): where x is large and stored column by column (a transposed
+    view), so that its gradient is stored the same way and what it flows into next reads one memory
+    order (a flattened batch-last image); and where the gradient is small and wide, (M, N) with M < N,
+    summed over many terms (a conv's weight gradient, (O, KH*KW*C) over every output pixel): OpenBLAS
+    runs the swapped, tall product 1.2-1.7x faster (a ResNet's 16 x 144 from 131072 terms: 7.2 -> 4.3 ms)."""
+    if x.ndim != 2 or is_launch_bound(x) or min(x.shape) < 2:
+        return False
+    m, n = x.shape
+    return x.flags.f_contiguous and x.size >= LARGE or m < n and k >= 16 * n
+
+
+LARGE = 2 ** 16  # values: from this size on an array's memory order matters (it is past the L1/L2 caches)
+
+
+def _times(left, right, swap):
+    """left @ right, computed as (right^T @ left^T)^T when ``swap``."""
+    if swap:
+        return (right.transpose(-1, -2) @ left.transpose(-1, -2)).transpose(-1, -2)
+    return left @ right
+
+
 ROWS = 4096  # rows of a tall product computed at a time (its block of output stays in cache)
 
 
@@ -51,7 +74,7 @@ class MatMul(Function):
         sa, da, sb, db = self.meta
         ga = gb = None
         if self.needs_grad(0):
-            ga = unbroadcast(g @ self.as_input(1, b).transpose(-1, -2), sa, da)
+            ga = unbroadcast(_times(g, self.as_input(1, b).transpose(-1, -2), _swap(a, g.shape[-1])), sa, da)
         if self.needs_grad(1):
-            gb = unbroadcast(self.as_input(0, a).transpose(-1, -2) @ g, sb, db)
+            gb = unbroadcast(_times(self.as_input(0, a).transpose(-1, -2), g, _swap(b, g.shape[-2])), sb, db)
         return ga, gb
