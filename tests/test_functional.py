@@ -9,7 +9,10 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.testing import strategies as S
 
-from .helpers import both_code_paths, check_gradients, code_paths, compare_with_torch, requires_torch, torch
+from .helpers import (
+    both_code_paths, both_conv_layouts, check_gradients, code_paths, compare_with_torch, conv_layout, requires_torch,
+    torch,
+)
 
 TF = torch.nn.functional if torch is not None else None
 
@@ -25,24 +28,52 @@ def _conv_arrays(g, data):
     return x, w, b
 
 
+@both_conv_layouts
 @given(g=S.conv_geometries(groups=True), data=st.data())
-def test_conv2d_gradient(g, data):
-    check_gradients(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(g)), list(_conv_arrays(g, data)))
+def test_conv2d_gradient(layout, g, data):
+    with conv_layout(layout):
+        check_gradients(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(g)), list(_conv_arrays(g, data)))
 
 
+@both_conv_layouts
 @given(g=S.conv_geometries(max_side=5, max_channels=2), data=st.data())
-def test_conv2d_second_derivative(g, data):
+def test_conv2d_second_derivative(layout, g, data):
     x, w, _ = _conv_arrays(g, data)
-    check_gradients(lambda x, w: F.conv2d(x, w, **_conv_args(g)), [x, w], second_order=True)
+    with conv_layout(layout):
+        check_gradients(lambda x, w: F.conv2d(x, w, **_conv_args(g)), [x, w], second_order=True)
 
 
 @requires_torch
 @both_code_paths
+@both_conv_layouts
 @given(g=S.conv_geometries(groups=True), data=st.data())
-def test_conv2d_matches_torch(paths, g, data):
-    with code_paths(paths):
+def test_conv2d_matches_torch(paths, layout, g, data):
+    with code_paths(paths), conv_layout(layout):
         compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(g)),
                            lambda x, w, b: TF.conv2d(x, w, b, **_conv_args(g)), list(_conv_arrays(g, data)))
+
+
+@requires_torch
+def test_training_batches_convolve_batch_last_and_the_layers_after_keep_that_order():
+    """A conv recorded for backward on a batch of at least F.BATCH_LAST_FROM images runs as filter rows
+    times batch-last window columns: PyTorch's values and gradients (float32), an output stored
+    (C, H, W, N), and batch norm, relu and max pooling after it keep that order, forward and backward."""
+    assert F.BATCH_LAST_FROM <= 8
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((9, 3, 10, 9)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    for args in (dict(padding=1), dict(stride=2, dilation=(1, 2)), dict(padding=(0, 2), stride=(1, 2))):
+        out = compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **args), lambda x, w, b: TF.conv2d(x, w, b, **args),
+                                 [x, w, b], dtype=np.float32, atol=1e-4, rtol=1e-4)
+        assert out.array.strides[0] == 4 and out.array.strides[1] == out.array[0, 0].size * 9 * 4  # (C, H, W, N) memory
+
+    def layers(x, w, b, functional):
+        y = functional.conv2d(x, w, b, padding=1)
+        y = functional.batch_norm(y, None, None, training=True)
+        return functional.max_pool2d(functional.relu(y), 2)
+
+    out = compare_with_torch(lambda *t: layers(*t, F), lambda *t: layers(*t, TF), [x, w, b], dtype=np.float32,
+                             atol=1e-4, rtol=1e-4)
+    assert out.array.strides[0] == 4  # still batch-last
 
 
 def test_conv2d_float32_depthwise_and_same_padding_match_torch(device):
