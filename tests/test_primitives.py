@@ -363,3 +363,17 @@ def test_matmul_gradients_made_as_swapped_products_are_the_plain_ones_in_the_inp
     ta = tg.from_numpy(flattened).requires_grad_()
     (ta @ tg.tensor(weight)).sum().backward()
     assert ta.grad.array.flags.f_contiguous  # stored as the input is
+
+
+def test_relu_backward_of_a_broadcast_gradient_keeps_the_activations_memory_order():
+    """relu's backward routes a gradient through its mask; a gradient that arrives as a broadcast (from
+    a mean over H and W) comes out stored as the activation is (here batch-last), not in C order:
+    the layers before then read one memory order, not two."""
+    rng = np.random.default_rng(0)
+    activation = np.ascontiguousarray(rng.standard_normal((4, 3, 5, 6)).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    x = tg.from_numpy(activation).requires_grad_()
+    y = x * 1.0  # stored as x is: batch-last
+    y.retain_grad()
+    y.relu().mean((2, 3)).sum().backward()
+    assert y.grad.array.strides == y.array.strides and y.array.strides[0] == 8
+    np.testing.assert_array_equal(y.grad.numpy(), (activation > 0) / 30.0)

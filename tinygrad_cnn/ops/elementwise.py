@@ -153,8 +153,12 @@ class Where(Function):
             # a branchless select (numpy's where is branch-bound on a random mask, ~20x slower here):
             # a's bits times the mask, as unsigned integers, are a's bits or all zeros (+0.0), exactly,
             # NaN and infinities included
+            # (stored as the mask is where it has the output's shape: relu's backward then keeps the
+            # forward's memory order even where the gradient arrives as a broadcast, from a mean)
             bits = xp.dtype(f"uint{8 * a.dtype.itemsize}")
-            return xp.multiply(a.view(bits), self.condition, dtype=bits).view(a.dtype)
+            full_mask = self.condition.shape == xp.broadcast_shapes(a.shape, self.condition.shape)
+            out = xp.empty_like(self.condition, dtype=bits) if full_mask else None
+            return xp.multiply(a.view(bits), self.condition, dtype=bits, out=out).view(a.dtype)
         return xp.where(self.condition, a, b)
 
     def backward(self, g):
