@@ -156,7 +156,8 @@ class Where(Function):
             # (stored as the mask is where it has the output's shape: relu's backward then keeps the
             # forward's memory order even where the gradient arrives as a broadcast, from a mean)
             bits = xp.dtype(f"uint{8 * a.dtype.itemsize}")
-            full_mask = self.condition.shape == xp.broadcast_shapes(a.shape, self.condition.shape)
+            mask_shape = getattr(self.condition, "shape", None)  # None: a Python bool
+            full_mask = mask_shape is not None and mask_shape == xp.broadcast_shapes(a.shape, mask_shape)
             out = xp.empty_like(self.condition, dtype=bits) if full_mask else None
             return xp.multiply(a.view(bits), self.condition, dtype=bits, out=out).view(a.dtype)
         return xp.where(self.condition, a, b)
