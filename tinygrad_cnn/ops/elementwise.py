@@ -152,9 +152,9 @@ class Where(Function):
         if not is_launch_bound(a) and b.ndim == 0 and a.dtype.kind == "f" and b == 0:
             # a branchless select (numpy's where is branch-bound on a random mask, ~20x slower here):
             # a's bits times the mask, as unsigned integers, are a's bits or all zeros (+0.0), exactly,
-            # NaN and infinities included
-            # (stored as the mask is where it has the output's shape: relu's backward then keeps the
-            # forward's memory order even where the gradient arrives as a broadcast, from a mean)
+            # NaN and infinities included; stored as the mask is where it has the output's shape, so
+            # that relu's backward keeps the forward's memory order also for a gradient that arrives
+            # as a broadcast (from a mean)
             bits = xp.dtype(f"uint{8 * a.dtype.itemsize}")
             mask_shape = getattr(self.condition, "shape", None)  # None: a Python bool
             full_mask = mask_shape is not None and mask_shape == xp.broadcast_shapes(a.shape, mask_shape)

@@ -170,7 +170,8 @@ class Col2Im(Function):
         return self._unpadded(out)
 
     def _add_windows(self, out_nhwc, windows):
-        """Add windows (N, OH, OW, KH, KW, C) into the padded channels-last image out_nhwc."""
+        """Add windows (N, OH, OW, KH, KW, C) into the padded image out_nhwc (axes N, H, W, C; in memory
+        channels-last or batch-last, as the windows)."""
         _, oh, ow, kh, kw, _ = windows.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         rows = [slice(i * dh, i * dh + sh * (oh - 1) + 1, sh) for i in range(kh)]
