@@ -5,16 +5,13 @@ from .reduce import unbroadcast
 
 
 def _blas_friendly(a, b):
-    """On the CPU, copy a transposed (non-contiguous) operand when it is the smaller one: OpenBLAS
-    can be several times slower on such a view (e.g. (12544x50) @ (50x500)^T), and the copy is
-    cheap. cuBLAS takes transposed operands as they are, so on the GPU the copy is a wasted kernel."""
-    if is_launch_bound(a):
-        return a, b
-    xp = module_of(a)
-    if not b.flags.c_contiguous and b.size <= a.size:
-        b = xp.ascontiguousarray(b)
-    elif not a.flags.c_contiguous and a.size < b.size:
-        a = xp.ascontiguousarray(a)
+    """On the CPU, copy a transposed (non-contiguous) right operand when it is the smaller one: OpenBLAS
+    was several times slower on such a view when this was written ((12544x50) @ (50x500)^T: 36 ms, 9 ms
+    on a copy; today's OpenBLAS 0.3.31 runs both alike), and the copy is cheap. A transposed left
+    operand stays as it is: a copy makes the product slower (a flattened batch-last image, (256, 2450)
+    @ (2450, 500): 1.6 -> 2.6 ms). cuBLAS takes transposed operands as they are (no copy on a GPU)."""
+    if not is_launch_bound(a) and not b.flags.c_contiguous and b.size <= a.size:
+        b = module_of(b).ascontiguousarray(b)
     return a, b
 
 
