@@ -289,8 +289,9 @@ def main():
                                               "both in one process, step by step" if args.interleaved else
                                               f"each library in its own process, {args.rounds} alternating rounds")
           + f"; device {args.device}")
-    if harness.kernel_override_warning():
-        print(harness.kernel_override_warning())
+    warning = harness.kernel_override_warning()
+    if warning:
+        print(warning)
     if args.device == "cuda":
         print(f"GPU: {tg.backend.cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}")
     if torch is None:

@@ -149,8 +149,9 @@ def main():
         sys.exit("PyTorch is not installed: nothing to compare with (pip install torch==2.13.0)")
     torch.set_num_threads(harness.cpu_count())
     print(harness.threads_line(torch))
-    if harness.kernel_override_warning():
-        print(harness.kernel_override_warning())
+    warning = harness.kernel_override_warning()
+    if warning:
+        print(warning)
     cases = [dict(kind="train", batch=b, steps=args.steps) for b in args.train_batches]
     cases.append(dict(kind="infer", batch=args.infer_batch, steps=args.steps))
     print(f"{'ResNet-8':18} | {'tinygrad_cnn ms':>22} | {'PyTorch ms':>22} | ratio")

@@ -34,14 +34,13 @@ both_conv_layouts = pytest.mark.parametrize("layout", ["rows", "columns"])
 def conv_layout(layout):
     """Recorded convs on the CPU in the "columns" layout (batch-last windows) from one image on, or
     never: the geometries under test have small batches, under F.BATCH_LAST_FROM."""
-    import tinygrad_cnn.nn.functional as F
-
-    saved = F.BATCH_LAST_FROM
-    F.BATCH_LAST_FROM = 1 if layout == "columns" else 2 ** 62
+    functional = tg.nn.functional
+    saved = functional.BATCH_LAST_FROM
+    functional.BATCH_LAST_FROM = 1 if layout == "columns" else 2 ** 62
     try:
         yield
     finally:
-        F.BATCH_LAST_FROM = saved
+        functional.BATCH_LAST_FROM = saved
 
 
 def tg_inputs(arrays, device="cpu", requires_grad=True):
