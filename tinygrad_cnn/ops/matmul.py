@@ -15,6 +15,9 @@ def _blas_friendly(a, b):
     return a, b
 
 
+LARGE = 2 ** 16  # values: from this size on an array's memory order matters (it is past the L1/L2 caches)
+
+
 def _swap(x, k):
     """Whether x's gradient, a 2-d product summing k terms per value, is better made as the transpose
     of the swapped product (on the CPU): where x is large and stored column by column (a transposed
@@ -26,9 +29,6 @@ def _swap(x, k):
         return False
     m, n = x.shape
     return x.flags.f_contiguous and x.size >= LARGE or m < n and k >= 16 * n
-
-
-LARGE = 2 ** 16  # values: from this size on an array's memory order matters (it is past the L1/L2 caches)
 
 
 def _times(left, right, swap):

@@ -49,14 +49,6 @@ def _is_batch_last(n_stride, c_stride):
     return abs(n_stride) < abs(c_stride)
 
 
-def _memory_order(layout, n_stride, c_stride):
-    """The order, as (n, oh, ow, kh, kw, c) axis numbers, in which im2col stores windows: "rows" and
-    "columns" as they are shown; "kernel" blocks in the image's own order (batch-last or channels-last)."""
-    if layout == "kernel" and _is_batch_last(n_stride, c_stride):
-        return LAYOUTS["columns"]
-    return LAYOUTS[layout]
-
-
 class Im2Col(Function):
     """windows[n, i, j, ki, kj, c] = x_padded[n, c, i*s + ki*d, j*s + kj*d];
     dx = col2im(g): each window's gradient added back where the window came from."""
@@ -77,8 +69,9 @@ class Im2Col(Function):
                 f"does not fit a {h}x{w} input"
             )
         self.input_size = (h, w)
+        # "rows" reads a channels-last image, "columns" a batch-last one, "kernel" the image as it is
         image_batch_last = _is_batch_last(*x.strides[:2])
-        batch_last = {"rows": False, "columns": True}.get(self.layout, image_batch_last)
+        batch_last = image_batch_last if self.layout == "kernel" else self.layout == "columns"
         if ph or pw or batch_last != image_batch_last:
             # padded, or copied into the memory order the layout reads in long runs
             buffer = _batch_last_buffer if batch_last else _channels_last_buffer
@@ -87,7 +80,8 @@ class Im2Col(Function):
             x = padded
         s_n, s_c, s_h, s_w = x.strides
         shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
-        memory = _memory_order(self.layout, s_n, s_c)
+        # stored in the layout's order, but "kernel" blocks of a batch-last image batch-last
+        memory = LAYOUTS["columns" if self.layout == "kernel" and batch_last else self.layout]
         if self.layout == "rows" and c == 1 and not is_launch_bound(x):
             # one channel (a grey image): copied kernel position by kernel position (runs of OW values,
             # not of KW), stored (KH, KW, N, OH, OW) and shown as rows: reshaped to (N*OH*OW, KH*KW) for
