@@ -518,8 +518,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Training: normalise with the batch's mean and *biased* variance, and move the running
     estimates toward the batch's mean and *unbiased* variance by ``momentum``.
     Eval: normalise with the running estimates. Then scale by ``weight`` (gamma) and shift
-    by ``bias`` (beta). In eval the per-channel constants fold first, as in PyTorch's CPU kernel:
-    ``x * alpha + beta`` with ``alpha = weight / sqrt(running_var + eps)``, ``beta = bias - running_mean * alpha``.
+    by ``bias`` (beta). Either way the per-channel constants fold first, as in PyTorch's CPU kernel:
+    ``x * alpha + beta`` with ``alpha = weight / sqrt(var + eps)``, ``beta = bias - mean * alpha``: one
+    multiply and one add over the input, and in training the gradient reaches x through the mean and var
+    primitives as well (fewer passes over the activations than normalising ``x - mean``).
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {input.shape}")
@@ -536,30 +538,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if count <= 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                                  f"size {list(input.shape)}")
-            mean, centered, var = _mean_centered_and_variance(input, dims)
+            mean = input.mean(dims, keepdim=True)
+            var = input.var(dims, correction=0, keepdim=True)
             if running_mean is not None and running_var is not None:
                 with no_grad():
                     running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
                     unbiased_times_momentum = var.array.reshape(channels) * (momentum * count / (count - 1))
                     running_var.mul_(1 - momentum).add_(unbiased_times_momentum)
+        elif running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
         else:
-            if running_mean is None or running_var is None:
-                raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
-            # as PyTorch's CPU kernel: per-channel alpha and beta first, then one multiply and one add
-            alpha = (running_var.reshape(shape) + eps).rsqrt()
-            if weight is not None:
-                alpha = alpha * weight.reshape(shape)
-            beta = -running_mean.reshape(shape) * alpha
-            if bias is not None:
-                beta = beta + bias.reshape(shape)
-            return input * alpha + beta
-        scale = (var + eps).rsqrt()
+            mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        alpha = (var + eps).rsqrt()
         if weight is not None:
-            scale = scale * weight.reshape(shape)
-        out = centered * scale
+            alpha = alpha * weight.reshape(shape)
+        beta = -mean * alpha
         if bias is not None:
-            out = out + bias.reshape(shape)
-    return out
+            beta = beta + bias.reshape(shape)
+        return input * alpha + beta
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
