@@ -152,3 +152,17 @@ def test_columns_windows_are_the_rows_transposed_and_col2im_adds_them_back_batch
     kernel = F._im2col(x, *geometry.values(), layout="kernel")
     assert np.array_equal(kernel.numpy(), rows.numpy().transpose(3, 4, 0, 1, 2, 5))
     assert (kernel.array.strides[2] == 8) == (order == (1, 2, 3, 0))  # batch-last memory follows the image's
+
+
+@pytest.mark.parametrize("order", [(0, 2, 3, 1), (1, 2, 3, 0)], ids=["nhwc", "chwn"])
+def test_pooling_gradient_comes_back_in_the_images_memory_order(order):
+    """An average pool's gradient arrives as windows broadcast from an (N, C) product (channels-last
+    whatever the image was); col2im still builds it in the image's memory order, so that relu's
+    backward right after it reads both operands in one order. Values as a pool's gradient: g / 64."""
+    rng = np.random.default_rng(0)
+    x = tg.from_numpy(_in_memory_order(rng.standard_normal((5, 3, 8, 8)), order)).requires_grad_()
+    g = rng.standard_normal((5, 3))
+    F.adaptive_avg_pool2d(x, 1).flatten(1).backward(tg.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(g[:, :, None, None] / 64, x.shape), rtol=1e-12)
+    memory = sorted(range(4), key=lambda axis: -x.grad.array.strides[axis])
+    assert tuple(memory) == order

@@ -72,6 +72,7 @@ class Im2Col(Function):
         # "rows" reads a channels-last image, "columns" a batch-last one, "kernel" the image as it is
         image_batch_last = _is_batch_last(*x.strides[:2])
         batch_last = image_batch_last if self.layout == "kernel" else self.layout == "columns"
+        self.batch_last = batch_last  # the memory order the gradient image gets back
         if ph or pw or batch_last != image_batch_last:
             # padded, or copied into the memory order the layout reads in long runs
             buffer = _batch_last_buffer if batch_last else _channels_last_buffer
@@ -94,7 +95,8 @@ class Im2Col(Function):
 
     def backward(self, g):
         return (Col2Im.apply(g, input_size=self.input_size, kernel=self.kernel, stride=self.stride,
-                             padding=self.padding, dilation=self.dilation, layout=self.layout),)
+                             padding=self.padding, dilation=self.dilation, layout=self.layout,
+                             batch_last=self.batch_last),)
 
 
 class Col2Im(Function):
@@ -104,9 +106,10 @@ class Col2Im(Function):
 
     kind = "window"
 
-    def __init__(self, input_size, kernel, stride, padding, dilation, layout="rows"):
+    def __init__(self, input_size, kernel, stride, padding, dilation, layout="rows", batch_last=None):
         self.input_size, self.kernel, self.stride = input_size, kernel, stride
         self.padding, self.dilation, self.layout = padding, dilation, layout
+        self.batch_last = batch_last  # the image's memory order: batch-last, channels-last, or None: the windows'
 
     def forward(self, windows):
         order = LAYOUTS[self.layout]
@@ -127,13 +130,19 @@ class Col2Im(Function):
             return self._gather(windows)
         return self._add_shifted(windows)
 
+    def _is_output_batch_last(self, windows):
+        """As im2col's image was (im2col's backward says so), else as the windows: batch-last for batch-last
+        windows ("columns", or "kernel" blocks of a batch-last image), else channels-last. (A pooling's
+        gradient can arrive as windows broadcast from an (N, C) product, which are channels-last.)"""
+        if self.batch_last is not None:
+            return self.batch_last
+        return _is_batch_last(windows.strides[0], windows.strides[5])
+
     def _padded_output(self, windows):
-        """A zeroed, padded (N, C, H + 2P, W + 2P) image, in the windows' memory order: batch-last
-        for batch-last windows ("columns", or "kernel" blocks of a batch-last image), else channels-last."""
+        """A zeroed, padded (N, C, H + 2P, W + 2P) image, batch-last or channels-last in memory."""
         (h, w), (ph, pw) = self.input_size, self.padding
         n, c = windows.shape[0], windows.shape[5]
-        batch_last = _is_batch_last(windows.strides[0], windows.strides[5])
-        buffer = _batch_last_buffer if batch_last else _channels_last_buffer
+        buffer = _batch_last_buffer if self._is_output_batch_last(windows) else _channels_last_buffer
         return buffer(module_of(windows), n, c, h + 2 * ph, w + 2 * pw, windows.dtype)
 
     def _unpadded(self, out):
@@ -157,7 +166,7 @@ class Col2Im(Function):
         image: its runs are long and a chunk of images would cut them."""
         out = self._padded_output(windows)
         out_nhwc = out.transpose(0, 2, 3, 1)
-        whole = is_launch_bound(windows) or _is_batch_last(windows.strides[0], windows.strides[5])
+        whole = is_launch_bound(windows) or self._is_output_batch_last(windows)
         batch = windows.shape[0] if whole else max(1, CHUNK_BYTES // windows[0].nbytes)
         for start in range(0, windows.shape[0], batch):
             self._add_windows(out_nhwc[start:start + batch], windows[start:start + batch])
