@@ -521,7 +521,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     by ``bias`` (beta). Either way the per-channel constants fold first, as in PyTorch's CPU kernel:
     ``x * alpha + beta`` with ``alpha = weight / sqrt(var + eps)``, ``beta = bias - mean * alpha``: one
     multiply and one add over the input, and in training the gradient reaches x through the mean and var
-    primitives as well (fewer passes over the activations than normalising ``x - mean``).
+    primitives as well (backward then makes two full-size operations fewer than normalising ``x - mean``).
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {input.shape}")
