@@ -167,6 +167,21 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
     assert x.grad.tolist() == [[[[1.0, 0.0], [0.0, 0.0]]]]
 
 
+@requires_torch
+@pytest.mark.parametrize("upstream", [np.inf, np.nan])
+def test_max_gradients_are_zero_off_the_maximum_even_for_an_infinite_upstream_gradient(upstream):
+    """max_pool2d and max(dim) route the gradient to the maximum only: the other window elements get
+    exactly 0, not 0 * inf = NaN, as in PyTorch."""
+    x = np.array([[[[1.0, 2.0], [4.0, 3.0]]]])
+    for ours, theirs in ((lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
+                         (lambda t: t.max(dim=3)[0], lambda t: t.max(dim=3)[0])):
+        a, b = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out_a, out_b = ours(a), theirs(b)
+        out_a.backward(tg.full(out_a.shape, upstream, dtype=tg.float64))
+        out_b.backward(torch.full(out_b.shape, upstream, dtype=torch.float64))
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
 def test_adaptive_avg_pool2d_matches_torch(device):
     x = np.random.default_rng(2).standard_normal((2, 3, 8, 6))
     compare_with_torch(lambda t: F.adaptive_avg_pool2d(t, (4, 3)), lambda t: TF.adaptive_avg_pool2d(t, (4, 3)),

@@ -3,7 +3,7 @@ import math
 
 from ..autograd import Function, is_grad_enabled
 from ..backend import is_launch_bound, module_of
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 
 
 def unbroadcast(grad, shape, dtype):
@@ -116,9 +116,9 @@ class MaxDim(Function):
         positions = xp.arange(self.in_shape[self.dim], dtype=self.kept_indices.dtype).reshape(
             [-1 if i == self.dim else 1 for i in range(len(self.in_shape))]
         )  # of the indices' type: comparing uint8 indices with int64 positions casts (14x slower)
-        chosen = Tensor._from_array(positions == self.kept_indices)  # one True per reduced row
+        chosen = positions == self.kept_indices  # one True per reduced row
         g = g.reshape(_kept_shape(self.in_shape, (self.dim,)))
-        return (g * chosen,)  # a float times a bool mask: one operation, no converted copy of the mask
+        return (where(chosen, g, 0.0),)  # exactly 0 elsewhere, also where g is inf or NaN (as PyTorch)
 
 
 class AMax(Function):
