@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tg
 from tinygrad_cnn.testing import strategies as S
 
-from .helpers import check_gradients, compare_with_torch, torch
+from .helpers import check_gradients, compare_with_torch, requires_torch, torch
 
 # name -> (our op, torch's op, how to draw inputs, has a second derivative worth checking)
 UNARY = {
@@ -82,6 +82,22 @@ def test_maximum_ties_split_the_gradient_like_torch():
     b = tg.tensor([1.0, 5.0, 0.0], requires_grad=True)
     tg.maximum(a, b).sum().backward()
     assert a.grad.tolist() == [0.5, 0.0, 1.0] and b.grad.tolist() == [0.5, 1.0, 0.0]
+
+
+@requires_torch
+@pytest.mark.parametrize("upstream", [np.inf, np.nan])
+def test_maximum_and_minimum_give_the_other_side_exactly_zero_as_torch(upstream):
+    """The smaller input of maximum (the larger of minimum) gets exactly 0, not 0 * inf = NaN; a tie
+    halves the upstream gradient, a NaN input takes all of it on both sides: as in PyTorch."""
+    x, y = np.array([1.0, 2.0, 3.0, np.nan]), np.array([2.0, 2.0, 1.0, 0.0])
+    for name in ("maximum", "minimum"):
+        grads = []
+        for L in (tg, torch):
+            a, b = L.tensor(x, requires_grad=True), L.tensor(y, requires_grad=True)
+            getattr(L, name)(a, b).backward(L.full((4,), upstream, dtype=L.float64))
+            grads.append((a.grad.numpy(), b.grad.numpy()))
+        for ours, theirs in zip(*grads):
+            np.testing.assert_array_equal(ours, theirs)
 
 
 def test_where_routes_gradient_by_condition(device):

@@ -120,7 +120,8 @@ class Div(_Binary):
 
 class Maximum(_Binary):
     """y = max(a, b) elementwise.  Rules as torch.maximum: where a == b each gets g / 2; otherwise the
-    larger gets g, and where a NaN is involved (no order) both get g."""
+    larger gets g and the smaller exactly 0 (also for an inf or NaN g), and where a NaN is involved (no
+    order) both get g."""
 
     def forward(self, a, b):
         self.remember_inputs(a, b)
@@ -131,12 +132,10 @@ class Maximum(_Binary):
         a, b = self.saved_arrays()
         self.check_version(0, a)
         self.check_version(1, b)
-        tie = 0.5 * (a == b)
-        ga = gb = None
-        if self.needs_grad(0):
-            ga = g * Tensor._from_array((1.0 - (a < b) - tie).astype(g.dtype, copy=False))
-        if self.needs_grad(1):
-            gb = g * Tensor._from_array((1.0 - (a > b) - tie).astype(g.dtype, copy=False))
+        shared = g * Tensor._from_array((1.0 - 0.5 * (a == b)).astype(g.dtype, copy=False))  # halves on ties
+        zero = Tensor._from_array(scalar(0, g.dtype, g.array))
+        ga = Where.apply(shared, zero, condition=~(a < b)) if self.needs_grad(0) else None
+        gb = Where.apply(shared, zero, condition=~(a > b)) if self.needs_grad(1) else None
         return self.to_inputs(ga, gb)
 
 
