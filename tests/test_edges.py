@@ -99,6 +99,39 @@ def test_same_dtype_still_works_and_elementwise_ops_promote():
     assert (tg.zeros(2) + tg.zeros(2, dtype=tg.float64)).dtype == tg.float64  # as torch's type promotion
 
 
+@requires_torch
+@pytest.mark.parametrize("op", ["add", "mul", "maximum", "minimum", "where"])
+def test_binary_result_dtypes_follow_torchs_promotion(op):
+    """Every pairing of bool, uint8, int32, int64, float32 and float64 operands, each a tensor with dims,
+    a 0-d tensor or (but for maximum/minimum, which take tensors only) a Python number: the highest
+    category wins, tensors with dims decide before 0-d ones (int64 with float32 gives float32, a 0-d
+    float64 with float32 dims float32), where NumPy's rules differ."""
+    dtypes = ["bool", "uint8", "int32", "int64", "float32", "float64"]
+    numbers = {"bool": True, "uint8": 3, "int32": 3, "int64": 3, "float32": 2.5, "float64": 2.5}
+    call = {"add": lambda L, a, b: a + b, "mul": lambda L, a, b: a * b,
+            "maximum": lambda L, a, b: L.maximum(a, b), "minimum": lambda L, a, b: L.minimum(a, b),
+            "where": lambda L, a, b: L.where(L.tensor([True, False, True]), a, b)}[op]
+
+    def operand(L, dtype, kind):
+        return numbers[dtype] if kind == "number" else L.tensor(np.array([1, 0, 1] if kind == "dims" else 1, dtype))
+
+    kinds = ["dims", "0-d"] + ([] if op in ("maximum", "minimum") else ["number"])
+    for a, a_kind, b, b_kind in ((a, ak, b, bk) for a in dtypes for ak in ("dims", "0-d") for b in dtypes for bk in kinds):
+        try:
+            expected = str(call(torch, operand(torch, a, a_kind), operand(torch, b, b_kind)).dtype)[len("torch."):]
+        except RuntimeError:  # e.g. minimum of two bools, or subtracting them: raised by both
+            continue
+        got = call(tg, operand(tg, a, a_kind), operand(tg, b, b_kind)).dtype
+        assert str(got) == expected, (a, a_kind, b, b_kind, str(got), expected)
+
+
+def test_minimum_of_unsigned_integers_and_bools():
+    """minimum is max of the negatives for floats; negating a uint8 or a bool keeps no order."""
+    a, b = np.array([0, 7, 200], np.uint8), np.array([5, 3, 255], np.uint8)
+    assert tg.minimum(tg.tensor(a), tg.tensor(b)).tolist() == [0, 3, 200]
+    assert tg.minimum(tg.tensor([True, True, False]), tg.tensor([True, False, False])).tolist() == [True, False, False]
+
+
 # ---- gradient clipping ----------------------------------------------------------------
 def _with_grads(lib, grads):
     params = []

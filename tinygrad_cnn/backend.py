@@ -21,6 +21,7 @@ int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
 uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
+result_type = numpy.result_type  # the dtype NumPy's arithmetic gives these dtypes (the same for CuPy's)
 
 
 class Device:

@@ -406,18 +406,21 @@ class Tensor:
         return Tensor._from_array(backend.scalar(value, dtype, self.array))
 
     def _operands(self, other):
-        """(self, other) ready for a binary primitive, with PyTorch's type promotion where NumPy's differs:
-        an integer tensor meeting a Python float becomes float32 (not float64), and a 0-d tensor meeting a
-        tensor with dims, of the same kind (float, or integer), takes that tensor's dtype."""
+        """(self, other) in one dtype, ready for a binary primitive, by PyTorch's type promotion where NumPy's
+        differs: the highest category (bool < integer < float) wins; within it, tensors with dims decide
+        before 0-d ones, and 0-d ones before Python numbers (an integer tensor and a Python float give
+        float32; int64 and float32 tensors give float32, not float64)."""
         constant = self._constant_like(other)
         if isinstance(other, float) and self.array.dtype.kind != "f":
             return self.float(), constant
-        a, b = self.array, constant.array
-        if a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and a.dtype.kind == b.dtype.kind:
-            if a.ndim == 0:
-                return self.to(b.dtype), constant
-            return self, constant.to(a.dtype)
-        return self, constant
+        a, b = self.array.dtype, constant.array.dtype
+        if a == b:
+            return self, constant
+        top = max(_category(a), _category(b))
+        deciding = [t for t in (self, constant) if _category(t.array.dtype) == top]
+        with_dims = [t for t in deciding if t.ndim]
+        dtype = backend.result_type(*[t.array.dtype for t in (with_dims or deciding)])
+        return (self if a == dtype else self.to(dtype)), (constant if b == dtype else constant.to(dtype))
 
     def __add__(self, other):
         return ops.Add.apply(*self._operands(other))
@@ -586,10 +589,13 @@ class Tensor:
             return where(~(self <= 0), self, 0.0)
 
     def maximum(self, other):
-        return ops.Maximum.apply(self, self._constant_like(other))
+        return ops.Maximum.apply(*self._operands(other))
 
     def minimum(self, other):
-        return -ops.Maximum.apply(-self, -self._constant_like(other))
+        a, b = self._operands(other)
+        if a.array.dtype.kind != "f":  # no gradient, and negating a bool or unsigned integer keeps no order
+            return Tensor._from_array(backend.module_of(a.array).minimum(a.array, b.array))
+        return -ops.Maximum.apply(-a, -b)
 
     def clamp(self, min=None, max=None):
         """Limit to [min, max], as PyTorch: a NaN stays NaN (with no gradient), and the gradient passes
@@ -909,6 +915,11 @@ def _index_arrays(index, tensor):
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
+def _category(dtype):
+    """PyTorch's type-promotion category: 0 bool, 1 integer, 2 float."""
+    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
+
+
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; differentiable in both."""
     cond = condition.array if isinstance(condition, Tensor) else condition
@@ -916,9 +927,9 @@ def where(condition, input, other):
         kind = f"a tensor with dtype {cond.dtype}" if hasattr(cond, "dtype") else type(cond).__name__
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {kind}")
     if isinstance(input, Tensor):
-        other = input._constant_like(other)
+        input, other = input._operands(other)
     elif isinstance(other, Tensor):
-        input = other._constant_like(input)
+        other, input = other._operands(input)
     else:
         input, other = Tensor(input), Tensor(other)
     return ops.Where.apply(input, other, condition=cond)
