@@ -207,6 +207,21 @@ def test_max_tie_rules_match_torch():
     assert t.grad.tolist() == [[0, 0.5, 0.5], [0.5, 0.5, 0]]
 
 
+@requires_torch
+def test_full_max_and_amax_with_nan_and_infinite_gradients_match_torch():
+    """PyTorch's full max()/min() give exactly 0 off the maximum and a NaN maximum's gradient to the NaNs;
+    its amax/amin multiply by the share (NaN off the maximum for an inf gradient): both copied, warning-free."""
+    for x in (np.array([1.0, 4.0, 3.0, 4.0]), np.array([1.0, np.nan, 3.0, np.nan]), np.array([[1.0, 4.0], [4.0, 2.0]])):
+        for upstream in (np.inf, np.nan, 1.5):
+            for name in ("max", "min", "amax", "amin"):
+                grads = []
+                for L in (tg, torch):
+                    t = L.tensor(x, requires_grad=True)
+                    getattr(t, name)().backward(L.tensor(upstream, dtype=L.float64))
+                    grads.append(t.grad.numpy())
+                np.testing.assert_array_equal(*grads, err_msg=f"{name} of {x} with upstream {upstream}")
+
+
 # ---- matmul --------------------------------------------------------------------------
 @st.composite
 def matmul_shapes(draw):

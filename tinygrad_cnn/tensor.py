@@ -683,8 +683,9 @@ class Tensor:
         ``(values, indices)`` and sends each gradient to the first maximal index only."""
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        if dim is None:
-            return self.amax()
+        if dim is None:  # PyTorch's full max(): exactly 0 off the maximum
+            every_dim = _normalize_dims(None, self.ndim, "max")
+            return ops.AMax.apply(self, dims=every_dim, keepdim=False, zero_elsewhere=True)
         d = _normalize_dim(dim, self.ndim, "max")
         if self.ndim and self.shape[d] == 0:
             raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
@@ -699,7 +700,7 @@ class Tensor:
         if isinstance(dim, Tensor):
             return self.minimum(dim)
         if dim is None:
-            return -(-self).amax()
+            return -(-self).max()
         values, indices = (-self).max(dim, keepdim)
         return MaxResult(-values, indices)
 

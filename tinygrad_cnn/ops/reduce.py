@@ -2,7 +2,7 @@
 import math
 
 from ..autograd import Function, is_grad_enabled
-from ..backend import is_launch_bound, module_of
+from ..backend import is_launch_bound, module_of, quiet_numpy
 from ..tensor import Tensor, where
 
 
@@ -123,12 +123,14 @@ class MaxDim(Function):
 
 class AMax(Function):
     """y = max of x over dims.  Tie rule (as PyTorch's ``amax`` and full ``max()``):
-    the gradient is split evenly among all elements equal to the maximum."""
+    the gradient is split evenly among all elements equal to the maximum. PyTorch's ``amax`` multiplies
+    the gradient by that share (an inf gradient gives NaN off the maximum); its full ``max()`` gives exactly
+    0 there, and a NaN maximum's gradient to the NaNs: ``zero_elsewhere=True``."""
 
     kind = "reduce"
 
-    def __init__(self, dims, keepdim):
-        self.dims, self.keepdim = dims, keepdim
+    def __init__(self, dims, keepdim, zero_elsewhere=False):
+        self.dims, self.keepdim, self.zero_elsewhere = dims, keepdim, zero_elsewhere
 
     def forward(self, x):
         kept = x.max(axis=self.dims, keepdims=True)
@@ -141,9 +143,13 @@ class AMax(Function):
         self.check_version(0, x)
         self.check_version(None, kept)  # the maxima are the output
         ties = x == kept
-        share = ties / ties.sum(axis=self.dims, keepdims=True)
-        g = g.reshape(_kept_shape(self.in_shape, self.dims))
-        return (g * _constant(share, g.dtype),)
+        if self.zero_elsewhere:
+            xp = module_of(x)
+            ties = xp.where(xp.isnan(kept), xp.isnan(x), ties)
+        with quiet_numpy():  # amax of a NaN: no element equals it, 0 / 0 = NaN, as PyTorch's
+            share = ties / ties.sum(axis=self.dims, keepdims=True)
+        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * _constant(share, g.dtype)
+        return (where(ties, g, 0.0) if self.zero_elsewhere else g,)
 
 
 def _first_max(x, dim, xp):
