@@ -61,10 +61,12 @@ def _run(lib, name, values, upstream):
 @pytest.mark.parametrize("name", sorted(OPS))
 @given(values=st.lists(st.sampled_from(EDGES) | st.floats(-5, 5), min_size=2, max_size=6), data=st.data())
 def test_edge_values_match_torch_without_numpy_warnings(name, values, data):
-    upstream = data.draw(st.sampled_from([1.0, -0.5]))
+    upstream = data.draw(st.sampled_from([1.0, -0.5, np.inf, np.nan]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NumPy RuntimeWarning may reach a user
         got = _run(tg, name, values, upstream)
+    if name.startswith("norm") and not math.isfinite(upstream) and got[0] == 0:
+        return  # a norm that comes out 0: its gradient is 0 here for any upstream one, PyTorch's 0 * inf = NaN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (torch warns about std of one value; we are not testing torch)
         expected = _run(torch, name, values, upstream)

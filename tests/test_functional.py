@@ -281,6 +281,17 @@ def test_cross_entropy_is_finite_for_logits_of_1e4():
     np.testing.assert_allclose(loss.item(), (1e4 + 2e4 + np.log(2)) / 2, rtol=1e-6)
 
 
+@requires_torch
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_a_minus_inf_logit_of_a_class_no_target_picks_leaves_the_loss_finite_as_torch(reduction):
+    """A masked class (logit -inf) that is nobody's target adds nothing: not -inf * 0 = NaN."""
+    logits, target = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, -np.inf]]), np.array([0, 1])
+    compare_with_torch(lambda x: F.cross_entropy(x, tg.tensor(target), reduction=reduction),
+                       lambda x: TF.cross_entropy(x, torch.tensor(target), reduction=reduction), [logits])
+    compare_with_torch(lambda x: F.nll_loss(x, tg.tensor(target), reduction=reduction),
+                       lambda x: TF.nll_loss(x, torch.tensor(target), reduction=reduction), [logits])
+
+
 def test_cross_entropy_rejects_bad_targets_and_changes_nothing():
     logits = tg.randn(3, 4, requires_grad=True)
     with pytest.raises(TypeError, match="integer dtype"):

@@ -846,7 +846,8 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
         if label_smoothing:
             coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
         coefficients = coefficients.astype(rows.dtype)
-    weighted = rows * Tensor._from_array(coefficients)
+    # a -inf log-probability of a class no target picks must add 0, not -inf * 0 = NaN (as PyTorch)
+    weighted = where(Tensor._from_array(coefficients != 0), rows * Tensor._from_array(coefficients), 0.0)
     if reduction == "mean":
         return -weighted.sum() / Tensor._from_array(total_weight.astype(rows.dtype))
     losses = -weighted.sum(1)

@@ -195,8 +195,9 @@ class Pow(Function):
     def backward(self, g):
         (x,) = self.saved_arrays()
         p = self.exponent
-        if p == 0:  # x ** 0 = 1 everywhere: no gradient, also at x = 0 (where x ** -1 is inf), as PyTorch
-            return (g * 0.0,)
+        if p == 0:  # x ** 0 = 1 everywhere: a zero gradient, also at x = 0 (where x ** -1 is inf) and for an
+            # inf or NaN g, as PyTorch
+            return (Tensor._from_array(module_of(g.array).zeros_like(g.array)),)
         if p == 2:
             return (g * self.as_input(0, x) * 2.0,)
         return (g * (self.as_input(0, x) ** (p - 1)) * p,)
