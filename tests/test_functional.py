@@ -197,7 +197,10 @@ def test_batch_norm_training_gradient_with_a_layer_before_it(shape, data):
     and through a conv-like product before it."""
     x = data.draw(S.arrays(shape))
     c = shape[1]
-    scale, gamma, beta = data.draw(S.arrays((c,))), data.draw(S.arrays((c,))), data.draw(S.arrays((c,)))
+    # the scale kept 0.1 from 0: a channel scaled by ~6e-4 has a variance near eps, where central differences
+    # (step 1e-6) are off by ~0.3% (the analytic gradient matches PyTorch's there; a drawn case failed so)
+    scale = data.draw(S.arrays((c,), away_from=0.0, margin=0.1))
+    gamma, beta = data.draw(S.arrays((c,))), data.draw(S.arrays((c,)))
     view = (1, c) + (1,) * (len(shape) - 2)
 
     def f(x, scale, gamma, beta):
