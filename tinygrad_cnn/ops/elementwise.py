@@ -4,7 +4,7 @@ import math
 
 from ..autograd import Function
 from ..backend import erf, is_launch_bound, module_of, scalar
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from .reduce import unbroadcast
 
 
@@ -133,9 +133,8 @@ class Maximum(_Binary):
         self.check_version(0, a)
         self.check_version(1, b)
         shared = g * Tensor._from_array((1.0 - 0.5 * (a == b)).astype(g.dtype, copy=False))  # halves on ties
-        zero = Tensor._from_array(scalar(0, g.dtype, g.array))
-        ga = Where.apply(shared, zero, condition=~(a < b)) if self.needs_grad(0) else None
-        gb = Where.apply(shared, zero, condition=~(a > b)) if self.needs_grad(1) else None
+        ga = where(~(a < b), shared, 0.0) if self.needs_grad(0) else None
+        gb = where(~(a > b), shared, 0.0) if self.needs_grad(1) else None
         return self.to_inputs(ga, gb)
 
 
