@@ -14,6 +14,7 @@ unless ``retain_graph=True``. It also remembers the version of each input and of
 not moved, so a backward never runs on values an in-place operation changed.
 """
 import contextlib
+import itertools
 
 from .backend import module_of, quiet_numpy
 from .tensor import Tensor
@@ -22,6 +23,7 @@ _grad_enabled = True
 _scope = None  # the innermost Scope (a composite op or module call) being recorded, or None
 _anomaly_detection = False
 SMALL = 25  # results with at most this many values are kept for drawings
+_sequence = itertools.count()  # creation order of linked Functions: backward runs the latest first
 
 
 def is_grad_enabled():
@@ -172,6 +174,7 @@ class Function:
                         self.constants = tuple(None if p is not None else x.array
                                                for p, x in zip(self.parents, inputs))
                     self.shape, self.dtype, self.scope = out.shape, out.dtype, _scope
+                    self.sequence = next(_sequence)
                     if out.size <= SMALL:  # a small result is kept so that drawings can show its values
                         self.value = out
                     self.versions = tuple((x._version_cell, x._version_cell[0]) for x in inputs)
@@ -240,56 +243,61 @@ def _same_memory(a, b):
     return (a.base if a.base is not None else a) is (b.base if b.base is not None else b)
 
 
-def _topological_order(roots):
-    """Functions reachable from ``roots``, every consumer before the Functions it consumes."""
-    order, seen = [], set()
-    stack = [(fn, False) for fn in roots]
-    push, pop = stack.append, stack.pop
+def _backward_order(roots):
+    """Functions reachable from ``roots``, the latest created first.
+
+    A Function's consumers were all created after it, so this order is topological; it is also
+    the order PyTorch's engine runs (of the Functions ready to run, the latest created), so that
+    gradients arriving at one place are summed in PyTorch's order, bit for bit.
+    """
+    reachable, stack = set(roots), list(roots)
     while stack:
-        fn, expanded = pop()
-        if expanded:
-            order.append(fn)
-        elif fn not in seen:
-            seen.add(fn)
-            push((fn, True))
-            for parent in fn.parents:
-                if isinstance(parent, Function) and parent not in seen:
-                    push((parent, False))
-    order.reverse()
-    return order
+        for parent in stack.pop().parents:
+            if isinstance(parent, Function) and parent not in reachable:
+                reachable.add(parent)
+                stack.append(parent)
+    return sorted(reachable, key=lambda fn: fn.sequence, reverse=True)
+
+
+def _add_into(table, key, grad):
+    """Gradients arriving at one place add up, in the order they arrive."""
+    previous = table.get(key)
+    table[key] = grad if previous is None else previous + grad
 
 
 def _accumulate_leaf(leaf, grad, create_graph):
+    """Add a leaf's summed gradient of one backward pass into ``.grad``: ``old + (g1 + g2 + ...)``."""
     if not create_graph:
         grad = Tensor._from_array(grad.array)
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 
-def _add_into(table, key, grad):
-    """Gradients arriving at one place add up."""
-    previous = table.get(key)
-    table[key] = grad if previous is None else previous + grad
-
-
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
     """Walk the graph from ``outputs`` back to the leaves.
 
-    Without ``inputs``, gradients are accumulated into the leaves' ``.grad``. With
-    ``inputs`` (tensors), their gradients are returned instead (``tg.autograd.grad``).
+    Everything one place receives is summed first (in arrival order, as PyTorch's engine does), then
+    used once: a Function's backward runs on the sum of its output's gradients, and a leaf's ``.grad``
+    gets ``old + (g1 + g2)``, never ``(old + g1) + g2``. Without ``inputs``, the sums are accumulated
+    into the leaves' ``.grad``; with ``inputs`` (tensors), they are returned instead (``tg.autograd.grad``).
     """
     global _grad_enabled, _scope
     wanted = None if inputs is None else {id(x.creator if x.creator is not None else x): None for x in inputs}
     grads = {}  # Function -> gradient of its output
+    leaf_grads = {}  # id(leaf) -> gradient summed over this pass
+    leaves = {}  # id(leaf) -> leaf, in arrival order
+
+    def send(parent, g):
+        if isinstance(parent, Function):
+            _add_into(grads, parent, g)
+        elif wanted is None:
+            leaves[id(parent)] = parent
+            _add_into(leaf_grads, id(parent), g)
+        elif id(parent) in wanted:
+            _add_into(wanted, id(parent), g)
+
     for out, g in zip(outputs, grad_outputs):
-        if out.creator is None:
-            if wanted is None:
-                _accumulate_leaf(out, g, create_graph)
-            elif id(out) in wanted:
-                _add_into(wanted, id(out), g)
-        else:
-            previous = grads.get(out.creator)
-            grads[out.creator] = g if previous is None else previous + g
-    order = _topological_order(list(grads))
+        send(out.creator or out, g)
+    order = _backward_order(list(grads))
 
     previous_mode, previous_scope = _grad_enabled, _scope
     _grad_enabled = create_graph
@@ -308,16 +316,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if not retain_graph:
                 fn.release()
             for parent, g in zip(fn.parents, input_grads):
-                if parent is None or g is None:
-                    continue
-                if isinstance(parent, Tensor):
-                    if wanted is None:
-                        _accumulate_leaf(parent, g, create_graph)
-                    elif id(parent) in wanted:
-                        _add_into(wanted, id(parent), g)
-                else:
-                    previous = grads.get(parent)
-                    grads[parent] = g if previous is None else previous + g
+                if parent is not None and g is not None:
+                    send(parent, g)
+        for key, leaf in leaves.items():
+            _accumulate_leaf(leaf, leaf_grads[key], create_graph)
     finally:
         _grad_enabled, _scope = previous_mode, previous_scope
     if wanted is not None:

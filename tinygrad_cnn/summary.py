@@ -12,7 +12,7 @@ one. Such merges get a row of their own.
 from fractions import Fraction
 
 from . import creation, nn, ops
-from .autograd import _topological_order, enable_grad
+from .autograd import _backward_order, enable_grad
 
 
 class Summary:
@@ -98,7 +98,7 @@ def _mixes_positions(fn):
 
 def receptive_fields(outputs, input):
     """The Field of every Function reachable from ``outputs``, from the graph the forward pass recorded."""
-    order = _topological_order([t.creator for t in outputs if t.creator is not None])
+    order = _backward_order([t.creator for t in outputs if t.creator is not None])
     fields = {}
     for fn in reversed(order):  # producers before consumers
         incoming = [Field() if p is input else fields.get(p) for p in fn.parents if p is not None]
@@ -147,7 +147,7 @@ def summary(model, input_size, print_table=True, device=None):
     creators = [out.creator for _, _, _, out in calls]
     names = {id(module): name or type(module).__name__ for name, module in model.named_modules()}
     for fn in _merges(fields, input):
-        ancestors = set(_topological_order([fn]))
+        ancestors = set(_backward_order([fn]))
         position = max((i for i, c in enumerate(creators) if c in ancestors), default=-1) + 1
         rows.insert(position, _merge_row(fn, fields, input, names))
         creators.insert(position, fn)
