@@ -4,7 +4,7 @@ in which convolution, pooling and batch norm are composed from a handful of prim
 from .tensor import Tensor, cat, maximum, minimum, stack, where  # noqa: I001
 from . import autograd, backend, cuda
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
-from .backend import Device as device
+from .backend import Device as device, Generator
 from .creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed,
     numel, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
@@ -30,6 +30,6 @@ from .functions import (  # noqa: E402  (torch.* functions that mirror a Tensor 
     unflatten, unsqueeze, var,
 )
 from . import nn, testing  # noqa: E402  (as torch.nn is there after `import torch`)
-from . import data, models, optim  # noqa: E402
+from . import data, models, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402

@@ -258,6 +258,43 @@ def new_generator(seed):
     return numpy.random.default_rng(seed)
 
 
+class Generator:
+    """A random number generator of its own, as ``torch.Generator``: ``Generator().manual_seed(42)``
+    gives the same draws wherever it is passed (``randn(..., generator=g)``, ``random_split``,
+    ``DataLoader(generator=g)``), apart from the global one that ``tg.manual_seed`` seeds."""
+
+    def __init__(self, device="cpu"):
+        self.device = device
+        self.seed()
+
+    def manual_seed(self, seed):
+        self._initial_seed = int(seed)
+        self.rng = numpy.random.default_rng(self._initial_seed)
+        return self
+
+    def seed(self):
+        """Re-seed from fresh entropy; returns the new seed."""
+        self.manual_seed(int(numpy.random.SeedSequence().entropy % 2 ** 63))
+        return self._initial_seed
+
+    def initial_seed(self):
+        return self._initial_seed
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+        return self
+
+
+def rng_of(generator=None):
+    """The NumPy generator to draw from: a ``Generator``'s, a NumPy generator itself, or the global one."""
+    if generator is None:
+        return _generator
+    return generator.rng if isinstance(generator, Generator) else generator
+
+
 def blas_info():
     """The BLAS libraries NumPy uses and their thread counts (needs threadpoolctl)."""
     try:

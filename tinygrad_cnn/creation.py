@@ -78,25 +78,25 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform on [0, 1)."""
-    rng = generator or backend.generator()
+    rng = backend.rng_of(generator)
     return _make(rng.random(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal."""
-    rng = generator or backend.generator()
+    rng = backend.rng_of(generator)
     return _make(rng.standard_normal(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None):
     if high is None:
         low, high = 0, low
-    rng = generator or backend.generator()
+    rng = backend.rng_of(generator)
     return _make(rng.integers(low, high, size=_shape((size,))).astype(backend.int64), dtype, device, False)
 
 
 def randperm(n, dtype=None, device=None, generator=None):
-    rng = generator or backend.generator()
+    rng = backend.rng_of(generator)
     return _make(rng.permutation(n).astype(backend.int64), dtype, device, False)
 
 

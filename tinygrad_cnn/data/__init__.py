@@ -1,10 +1,18 @@
-"""Datasets and batching: Dataset, TensorDataset, DataLoader, the embedded digits, MNIST and CIFAR-10."""
+"""Datasets and batching: PyTorch's Dataset, DataLoader and samplers, the embedded digits, MNIST and CIFAR-10."""
 from . import transforms
 from .cifar import CIFAR10
-from .dataset import DataLoader, Dataset, Subset, TensorDataset
+from .collate import default_collate, default_convert
+from .dataloader import DataLoader
+from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from .digits import digits
 from .download import DownloadError
 from .mnist import MNIST, read_idx
+from .sampler import (
+    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler,
+)
+from .worker import get_worker_info
 
-__all__ = ["CIFAR10", "DataLoader", "Dataset", "DownloadError", "MNIST", "Subset", "TensorDataset", "digits",
-           "read_idx", "transforms"]
+__all__ = ["BatchSampler", "CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "DownloadError", "IterableDataset",
+           "MNIST", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
+           "TensorDataset", "WeightedRandomSampler", "default_collate", "default_convert", "digits",
+           "get_worker_info", "random_split", "read_idx", "transforms"]

@@ -1,17 +1,28 @@
-"""Dataset, TensorDataset, Subset and DataLoader (PyTorch's names; batches come out as Tensors)."""
-import numpy as np
+"""Datasets (PyTorch's names): Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset, random_split."""
+import bisect
+import math
 
 from .. import backend
-from ..tensor import Tensor
 
 
 class Dataset:
-    """Anything with ``__len__`` and ``__getitem__`` returning a tuple of arrays or numbers."""
+    """Anything with ``__len__`` and ``__getitem__`` returning one sample (a tuple of arrays or numbers)."""
 
     def __len__(self):
         raise NotImplementedError
 
     def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples (``__iter__``); with worker processes each worker iterates its own copy, and
+    ``get_worker_info()`` tells the dataset which worker it is in, to split the stream as it likes."""
+
+    def __iter__(self):
         raise NotImplementedError
 
 
@@ -27,6 +38,12 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")
         self.transform = transform
 
+    @property
+    def tensors(self):
+        """The columns as Tensors (``torch.utils.data.TensorDataset.tensors``)."""
+        from ..tensor import Tensor
+        return tuple(Tensor(a) for a in self.arrays)
+
     def __len__(self):
         return len(self.arrays[0])
 
@@ -39,59 +56,60 @@ class TensorDataset(Dataset):
 
 class Subset(Dataset):
     def __init__(self, dataset, indices):
-        self.dataset, self.indices = dataset, list(indices)
+        self.dataset, self.indices = dataset, [int(i) for i in indices]
 
     def __len__(self):
         return len(self.indices)
 
     def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
 
-class DataLoader:
-    """Batches of a dataset as tuples of Tensors.
+class ConcatDataset(Dataset):
+    """Datasets one after the other."""
 
-    With ``shuffle=True`` the order of epoch e is a permutation drawn from ``seed`` and e
-    alone (or from ``generator``), so the same seed gives the same batches, and a run
-    resumed at epoch e sees what an uninterrupted run would (set ``loader.epoch = e``).
-    ``batch_transform`` (optional) is applied to each batch's first array (the images), as
-    NumPy, before it becomes a Tensor: the random transforms draw for every sample at once.
-    """
-
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
-                 device=None, batch_transform=None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size}")
-        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
-        self.batch_transform = batch_transform
-        self.seed = seed if seed is not None else int(backend.generator().integers(2 ** 31))
-        self.generator, self.device, self.epoch = generator, device, 0
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = []
+        total = 0
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+            total += len(d)
+            self.cumulative_sizes.append(total)
 
     def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return self.cumulative_sizes[-1]
 
-    def _order(self):
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        rng = self.generator if self.generator is not None else np.random.default_rng((self.seed, self.epoch))
-        return rng.permutation(n)
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += len(self)
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
-    def __iter__(self):
-        order = self._order()
-        self.epoch += 1
-        for start in range(0, len(order), self.batch_size):
-            index = order[start:start + self.batch_size]
-            if len(index) < self.batch_size and self.drop_last:
-                return
-            arrays = self._collate(index)
-            if self.batch_transform is not None:
-                arrays[0] = self.batch_transform(arrays[0])
-            yield tuple(Tensor(backend.to_device(np.ascontiguousarray(a), self.device)) for a in arrays)
 
-    def _collate(self, index):
-        if isinstance(self.dataset, TensorDataset) and self.dataset.transform is None:
-            return [a[index] for a in self.dataset.arrays]
-        items = [self.dataset[int(i)] for i in index]
-        return [np.stack([np.asarray(item[k]) for item in items]) for k in range(len(items[0]))]
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping Subsets of the given lengths (or fractions summing to 1,
+    the remainder dealt round-robin as PyTorch does), in a random order drawn from ``generator``."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        counts = [int(math.floor(n * frac)) for frac in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    order = backend.rng_of(generator).permutation(n).tolist()
+    subsets, start = [], 0
+    for length in lengths:
+        subsets.append(Subset(dataset, order[start:start + length]))
+        start += length
+    return subsets

@@ -1,5 +1,6 @@
-"""Interop helpers."""
-from . import backend
+"""``torch.utils``'s place: ``tinygrad_cnn.utils.data`` (Dataset, DataLoader, samplers), and interop helpers."""
+from .. import backend
+from . import data
 
 
 def to_torch_state_dict(model):
