@@ -70,10 +70,8 @@ def _member(archive, path, name):
     return member.read()
 
 
-def CIFAR10(root, train=True, download=False, transform=None, normalize=True):
-    """The CIFAR-10 train (50,000) or test (10,000) set from ``root`` as a TensorDataset of
-    (N, 3, 32, 32) float32 images (scaled to [0, 1], then normalised per channel unless
-    ``normalize=False``) and int64 labels; ``transform`` is applied to each image as it is read."""
+def load_arrays(root, train=True, download=False):
+    """The CIFAR-10 train (50,000) or test (10,000) images, uint8 (N, 3, 32, 32), and int64 labels."""
     names = TRAIN_FILES if train else TEST_FILES
     have_folder = all(os.path.exists(os.path.join(root, FOLDER, n)) for n in names)
     if not have_folder and not os.path.exists(os.path.join(root, ARCHIVE)):
@@ -82,8 +80,16 @@ def CIFAR10(root, train=True, download=False, transform=None, normalize=True):
                                     f"file there by hand")
         download_archive(root)
     parts = [parse_records(data, name) for data, name in zip(_read_members(root, names), names)]
-    images = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
-    labels = np.concatenate([p[1] for p in parts])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def CIFAR10(root, train=True, download=False, transform=None, normalize=True):
+    """The CIFAR-10 train (50,000) or test (10,000) set from ``root`` as a TensorDataset of
+    (N, 3, 32, 32) float32 images (scaled to [0, 1], then normalised per channel unless
+    ``normalize=False``) and int64 labels; ``transform`` is applied to each image as it is read.
+    (``tinygrad_cnn.vision.datasets.CIFAR10`` is torchvision's: uint8 H x W x C images, nothing normalised.)"""
+    images, labels = load_arrays(root, train, download)
+    images = images.astype(np.float32) / 255.0
     if normalize:
         images = (images - np.reshape(MEAN, (1, 3, 1, 1))) / np.reshape(STD, (1, 3, 1, 1))
     return TensorDataset(images.astype(np.float32), labels, transform=transform)

@@ -65,14 +65,15 @@ def download_file(name, root, mirrors=MIRRORS, opener=urllib.request.urlopen, ti
     return download(name, root, mirrors, md5, sha256, "MNIST", list(FILES), opener, timeout)
 
 
-def MNIST(root, train=True, download=False, normalize=True):
-    """The MNIST train (60,000) or test (10,000) set from ``root`` as a TensorDataset of
-    (N, 1, 28, 28) float32 images (normalised with mean 0.1307, std 0.3081) and int64 labels."""
+def load_arrays(root, train=True, download=False):
+    """The MNIST train (60,000) or test (10,000) images (N, 28, 28) and labels (N,) as uint8 arrays,
+    from ``root`` (or torchvision's ``root/MNIST/raw``)."""
     prefix = "train" if train else "t10k"
+    folders = [root, os.path.join(root, "MNIST", "raw")]
     paths = []
     for kind, magic in (("images-idx3-ubyte", IMAGES_MAGIC), ("labels-idx1-ubyte", LABELS_MAGIC)):
         stem = f"{prefix}-{kind}"
-        path = _find(root, stem)
+        path = next((p for p in (_find(folder, stem) for folder in folders) if p is not None), None)
         if path is None:
             if not download:
                 raise FileNotFoundError(f"MNIST: {stem}.gz not found in {root}; pass download=True or place the "
@@ -83,6 +84,14 @@ def MNIST(root, train=True, download=False, normalize=True):
     labels = read_idx(*paths[1])
     if len(images) != len(labels):
         raise ValueError(f"MNIST: {len(images)} images but {len(labels)} labels in {root}")
+    return images, labels
+
+
+def MNIST(root, train=True, download=False, normalize=True):
+    """The MNIST train (60,000) or test (10,000) set from ``root`` as a TensorDataset of
+    (N, 1, 28, 28) float32 images (normalised with mean 0.1307, std 0.3081) and int64 labels.
+    (``tinygrad_cnn.vision.datasets.MNIST`` is torchvision's: uint8 images and a ``transform``.)"""
+    images, labels = load_arrays(root, train, download)
     x = images[:, None].astype(np.float32) / 255.0
     if normalize:
         x = (x - MEAN) / STD

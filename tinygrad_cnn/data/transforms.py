@@ -45,6 +45,7 @@ class ToTensor:
 
     def __call__(self, images):
         images = np.asarray(images)
+        check_channels_last("ToTensor", images)
         scale = 1 / 255 if images.dtype == np.uint8 else 1.0
         if images.ndim == 2:
             images = images[:, :, None]
@@ -52,6 +53,18 @@ class ToTensor:
             raise ValueError(f"ToTensor: expected an (H, W), (H, W, C) or (N, H, W, C) array, got shape "
                              f"{images.shape}")
         return np.ascontiguousarray(np.moveaxis(images, -1, -3), dtype=np.float32) * np.float32(scale)
+
+
+def check_channels_last(op, image):
+    """Refuse a float image that is already channels-first (C, H, W): reading it as (H, W, C) would
+    transpose it silently (this library's own datasets give channels-first floats)."""
+    if image.dtype.kind == "f" and image.ndim in (3, 4) and image.shape[-3] in (1, 3, 4) \
+            and image.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"{op}: got a float array of shape {image.shape}, which is already channels-first (C, H, W); "
+            f"{op} turns (H, W, C) images into (C, H, W). Leave it out for tg.data's datasets, whose images "
+            f"are channels-first floats already, or use tinygrad_cnn.vision.datasets, which give (H, W, C) uint8 "
+            f"images as torchvision does")
 
 
 class _Random:
