@@ -47,10 +47,10 @@ def test_attributes_and_conversions():
 
 
 def test_repr_is_readable():
-    assert repr(tg.tensor([1.0, 2.5])) == "tensor([1. , 2.5])"
+    assert repr(tg.tensor([1.0, 2.5])) == "tensor([1.0000, 2.5000])"  # PyTorch's format
     assert "requires_grad=True" in repr(tg.ones(1, requires_grad=True))
-    assert "grad_fn=<MulBackward>" in repr(tg.ones(1, requires_grad=True) * 2)
-    assert "dtype=float64" in repr(tg.ones(1, dtype=tg.float64))
+    assert "grad_fn=<MulBackward0>" in repr(tg.ones(1, requires_grad=True) * 2)
+    assert "dtype=torch.float64" in repr(tg.ones(1, dtype=tg.float64))
 
 
 def test_comparisons_carry_no_gradient():

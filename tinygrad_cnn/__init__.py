@@ -1,9 +1,9 @@
 """tinygrad_cnn: a reverse-mode autograd engine on NumPy (CuPy on a GPU) with a PyTorch-shaped API,
 in which convolution, pooling and batch norm are composed from a handful of primitives."""
 # tensor first: autograd and the primitives build on the Tensor class it defines.
-from .tensor import Tensor, cat, maximum, minimum, stack, where  # noqa: I001
-from . import autograd, backend, cuda
-from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
+from .tensor import Size, Tensor, cat, maximum, minimum, stack, where  # noqa: I001
+from . import accelerator, autograd, backend, backends, cuda
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device as device, Generator
 from .creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed,

@@ -52,6 +52,13 @@ class no_grad(_GradMode):
         super().__init__(False)
 
 
+class inference_mode(_GradMode):
+    """As ``no_grad`` here (PyTorch's inference mode also skips version counting)."""
+
+    def __init__(self, mode=True):
+        super().__init__(not mode)
+
+
 class enable_grad(_GradMode):
     """Context manager and decorator: operations inside build a graph again."""
 
@@ -188,6 +195,20 @@ class Function:
             self.output_version = (result._version_cell, result._version_cell[0])
         return result
 
+    def name(self):
+        """PyTorch's style of name for this node of the backward graph: ``MulBackward0``."""
+        return f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self):
+        """Where each input's gradient goes, as PyTorch's ``grad_fn.next_functions``: ``(node, 0)`` pairs,
+        an ``AccumulateGrad`` for a leaf, ``(None, 0)`` for an input that needs no gradient."""
+        return tuple((p if isinstance(p, Function) else AccumulateGrad(p) if p is not None else None, 0)
+                     for p in self.parents)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
     def needs_grad(self, i):
         """Whether input ``i`` wants a gradient (backward may skip the others)."""
         return self.parents[i] is not None
@@ -236,6 +257,37 @@ class Function:
         """Free the saved arrays (after backward, unless the graph is retained)."""
         if self.saved:
             self.saved = None
+
+
+class AccumulateGrad:
+    """The end of a path in ``next_functions``: the leaf whose ``.grad`` the gradient is added into."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableType):
+    """Deprecated, as in PyTorch: ``Variable(t, requires_grad=True)`` returns a Tensor (``t`` itself, with
+    requires_grad set); every Tensor counts as a Variable."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        t = data if isinstance(data, Tensor) else Tensor(data)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
 
 
 def _same_memory(a, b):
@@ -383,7 +435,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for x, g in zip(inputs, grads):
         if g is None and not allow_unused:
             raise RuntimeError(
-                f"grad: one of the differentiated tensors (shape {x.shape}) appears not to have been used in the "
+                f"grad: one of the differentiated tensors (shape {tuple(x.shape)}) appears not to have been used in the "
                 "graph. Set allow_unused=True if this is the desired behavior."
             )
     return tuple(grads)
@@ -396,12 +448,12 @@ def _initial_grad(output, gradient):
     if gradient is None:
         if output.numel() != 1:
             raise RuntimeError(
-                f"grad can be implicitly created only for scalar outputs (got shape {output.shape}); "
+                f"grad can be implicitly created only for scalar outputs (got shape {tuple(output.shape)}); "
                 "pass backward(gradient) with the output's shape"
             )
         return Tensor._from_array(output.xp.ones_like(output.array))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=output.dtype, device=output.device)
     if gradient.shape != output.shape:
-        raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the output has shape {output.shape}")
+        raise RuntimeError(f"backward: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
     return gradient

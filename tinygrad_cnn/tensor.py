@@ -32,6 +32,19 @@ def _normalize_dim(dim, ndim, op):
     return dim % ndim if ndim else 0
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as PyTorch's does, ``torch.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
 
@@ -99,7 +112,7 @@ class Tensor:
 
     @property
     def shape(self):
-        return self.array.shape
+        return Size(self.array.shape)
 
     @property
     def ndim(self):
@@ -116,6 +129,12 @@ class Tensor:
     @property
     def is_cuda(self):
         return self.device == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device == "cpu"
+
+    is_mps = is_xpu = False  # no such devices here; programs that ask get PyTorch's answer on a CPU
 
     @property
     def xp(self):
@@ -135,7 +154,7 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     def dim(self):
         return self.ndim
@@ -160,15 +179,24 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
+        """PyTorch's format: ``tensor([[1.5000, 2.0000]], dtype=torch.float64, grad_fn=<MulBackward0>)``."""
         np = backend.numpy_module()
-        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4)
+        values = backend.to_numpy(self.array)
+        floatmode = "maxprec_equal"  # integers, and floats that are all whole numbers: "1., 2."
+        if values.dtype.kind == "f":
+            sizes = np.abs(values[np.isfinite(values) & (values != 0)]).astype(np.float64)
+            whole = bool(np.all(sizes == np.round(sizes)))
+            scientific = sizes.size and (sizes.max() >= 1e8 or sizes.min() < 1e-4 or sizes.max() / sizes.min() > 1e3)
+            if scientific or not whole:  # PyTorch's four decimals: "1.5000", "1.0000e+09"
+                floatmode = "fixed"
+        body = np.array2string(values, separator=", ", prefix="tensor(", precision=4, floatmode=floatmode)
         extras = []
-        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
-            extras.append(f"dtype={self.dtype}")
         if self.device == "cuda":
             extras.append("device='cuda:0'")
+        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extras.append(f"dtype=torch.{self.dtype}")
         if self.creator is not None:
-            extras.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
+            extras.append(f"grad_fn=<{self.creator.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
@@ -229,8 +257,11 @@ class Tensor:
     def contiguous(self):
         return self
 
-    def to(self, *args, dtype=None, device=None):
-        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; differentiable."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; differentiable
+        (``non_blocking`` and ``memory_format`` are accepted and change nothing here)."""
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            args = (args[0].device, args[0].dtype)
         for a in args:
             if isinstance(a, (str, Device)):
                 device = a
@@ -254,6 +285,10 @@ class Tensor:
 
     def double(self):
         return self.to(backend.float64)
+
+    def half(self):
+        """float16, computed as NumPy computes float16."""
+        return self.to(backend.float16)
 
     def long(self):
         return self.to(backend.int64)
@@ -528,20 +563,20 @@ class Tensor:
         """Matrix product with ``torch.matmul``'s rules for 1-d and batched operands."""
         other = self._constant_like(other)
         if self.ndim == 0 or other.ndim == 0:
-            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {self.shape} and "
-                               f"{other.shape}")
+            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(self.shape)} and "
+                               f"{tuple(other.shape)}")
         if self.dtype != other.dtype:  # PyTorch refuses too, rather than computing silently in float64
             raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got {self.dtype} and "
                                f"{other.dtype}; convert one with .float() or .double()")
         a = self.reshape(1, -1) if self.ndim == 1 else self
         b = other.reshape(-1, 1) if other.ndim == 1 else other
         if a.shape[-1] != b.shape[-2]:
-            raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not align "
+            raise ValueError(f"matmul: shapes {tuple(self.shape)} and {tuple(other.shape)} do not align "
                              f"({a.shape[-1]} != {b.shape[-2]})")
         try:
             out = ops.MatMul.apply(a, b)
         except ValueError as error:
-            raise ValueError(f"matmul: batch dims of {self.shape} and {other.shape} do not broadcast") from error
+            raise ValueError(f"matmul: batch dims of {tuple(self.shape)} and {tuple(other.shape)} do not broadcast") from error
         if self.ndim == 1:
             out = out.squeeze(-2)
         if other.ndim == 1:
@@ -713,6 +748,51 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return (-self).argmax(dim, keepdim)
 
+    def gather(self, dim, index):
+        """``out[i][j] = self[index[i][j]][j]`` for dim 0 (and likewise along any ``dim``), as torch.gather:
+        an indexing of ``self``, so the gradient flows back to the gathered places."""
+        d = _normalize_dim(dim, self.ndim, "gather")
+        idx = index.array if isinstance(index, Tensor) else backend.to_python_array(index)
+        if idx.ndim != self.ndim:
+            raise RuntimeError(f"gather: index has {idx.ndim} dimensions but input has {self.ndim}; they must "
+                               f"have the same number of dimensions")
+        xp = self.xp
+        grid = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (idx.ndim - i - 1)) for i, n in enumerate(idx.shape)]
+        grid[d] = backend.to_device(idx, self.device)
+        return self[tuple(grid)]
+
+    def take_along_dim(self, indices, dim):
+        return self.gather(dim, indices)
+
+    def _order(self, dim, descending):
+        """Indices that sort ``self`` along ``dim`` (stably; NaN counts as the largest, as in PyTorch)."""
+        xp, a = self.xp, self.array
+        if a.dtype.kind in "bu":
+            a = a.astype(backend.int64)
+        keys = a
+        if descending:
+            keys = -a if a.dtype.kind != "f" else xp.where(xp.isnan(a), -xp.inf, -a)
+        return xp.argsort(keys, axis=dim, kind="stable")
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """``(values, indices)`` sorted along ``dim`` (always stable here: ties keep their order)."""
+        d = _normalize_dim(dim, self.ndim, "sort")
+        order = self._order(d, descending)
+        return MaxResult(self.gather(d, order), Tensor._from_array(order.astype(backend.int64)))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        d = _normalize_dim(dim, self.ndim, "argsort")
+        return Tensor._from_array(self._order(d, descending).astype(backend.int64))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, largest first."""
+        d = _normalize_dim(dim, self.ndim, "topk")
+        if not 0 <= k <= self.shape[d]:
+            raise RuntimeError(f"topk: selected index k ({k}) out of range for dimension {d} of size {self.shape[d]}")
+        order = self._order(d, largest)
+        order = order[(slice(None),) * d + (slice(0, k),)]
+        return MaxResult(self.gather(d, order), Tensor._from_array(order.astype(backend.int64)))
+
     def logsumexp(self, dim, keepdim=False):
         m = self.detach().amax(dim, keepdim=True)
         m = where(m.abs() == float("inf"), 0.0, m)  # all -inf rows stay -inf
@@ -746,7 +826,7 @@ class Tensor:
         known = math.prod(n for n in shape if n != -1)
         if unknown > 1 or (unknown == 0 and known != size) or (unknown == 1 and (known == 0 or size % known)):
             raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {size} "
-                               f"(shape {self.shape})")
+                               f"(shape {tuple(self.shape)})")
         return ops.Reshape.apply(self, shape=shape)
 
     def view(self, *shape):
@@ -776,7 +856,7 @@ class Tensor:
         dims = tuple(d + ndim if d < 0 else d for d in requested)
         if sorted(dims) != list(axes):  # (an out-of-range dim never matches)
             raise RuntimeError(f"permute: dims {list(requested)} are not a permutation of the {ndim} dims of "
-                               f"a tensor of shape {self.shape}")
+                               f"a tensor of shape {tuple(self.shape)}")
         if dims == tuple(axes):
             return self
         return ops.Permute.apply(self, dims=dims)
@@ -875,7 +955,7 @@ def _sqrt_zero_safe(x):
 
 
 class MaxResult(tuple):
-    """``(values, indices)`` of ``max(dim)``/``min(dim)``, also readable as ``.values`` and ``.indices``."""
+    """``(values, indices)`` of ``max(dim)``/``min(dim)``, ``sort`` and ``topk``, also readable as ``.values`` and ``.indices``."""
 
     def __new__(cls, values, indices):
         return super().__new__(cls, (values, indices))

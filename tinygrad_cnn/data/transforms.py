@@ -51,7 +51,7 @@ class ToTensor:
             images = images[:, :, None]
         if images.ndim not in (3, 4):
             raise ValueError(f"ToTensor: expected an (H, W), (H, W, C) or (N, H, W, C) array, got shape "
-                             f"{images.shape}")
+                             f"{tuple(images.shape)}")
         return np.ascontiguousarray(np.moveaxis(images, -1, -3), dtype=np.float32) * np.float32(scale)
 
 
@@ -61,7 +61,7 @@ def check_channels_last(op, image):
     if image.dtype.kind == "f" and image.ndim in (3, 4) and image.shape[-3] in (1, 3, 4) \
             and image.shape[-1] not in (1, 3, 4):
         raise ValueError(
-            f"{op}: got a float array of shape {image.shape}, which is already channels-first (C, H, W); "
+            f"{op}: got a float array of shape {tuple(image.shape)}, which is already channels-first (C, H, W); "
             f"{op} turns (H, W, C) images into (C, H, W). Leave it out for tg.data's datasets, whose images "
             f"are channels-first floats already, or use tinygrad_cnn.vision.datasets, which give (H, W, C) uint8 "
             f"images as torchvision does")
@@ -84,7 +84,7 @@ def _as_batch(images, op):
         return images[None], True
     if images.ndim == 4:
         return images, False
-    raise ValueError(f"{op}: expected an image (C, H, W) or a batch (N, C, H, W), got shape {images.shape}")
+    raise ValueError(f"{op}: expected an image (C, H, W) or a batch (N, C, H, W), got shape {tuple(images.shape)}")
 
 
 class RandomCrop(_Random):

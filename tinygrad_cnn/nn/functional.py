@@ -37,7 +37,7 @@ def _batched(input, op):
         return input, False
     if input.ndim == 3:
         return input.unsqueeze(0), True
-    raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {input.shape}")
+    raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {tuple(input.shape)}")
 
 
 def _check_fits(op, what, input_hw, kernel, stride, padding, dilation):
@@ -96,7 +96,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     if x.ndim != 3:
-        raise ValueError(f"fold: expected a 2-d or 3-d input, got shape {input.shape}")
+        raise ValueError(f"fold: expected a 2-d or 3-d input, got shape {tuple(input.shape)}")
     n, ckk, length = x.shape
     if ckk % (kernel[0] * kernel[1]):
         raise RuntimeError(f"fold: expected size of input's dimension 1 ({ckk}) to be divisible by the product of "
@@ -122,7 +122,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     x, unbatched = _batched(input, "conv2d")
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels/groups, KH, KW), got shape {weight.shape}")
+        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels/groups, KH, KW), got shape {tuple(weight.shape)}")
     out_channels, group_channels, kh, kw = weight.shape
     n, c, h, w = x.shape
     if c != group_channels * groups:
@@ -131,7 +131,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if out_channels % groups:
         raise ValueError(f"conv2d: out_channels ({out_channels}) must be divisible by groups ({groups})")
     if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {bias.shape}")
+        raise ValueError(f"conv2d: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
     _same_dtype("conv2d", input, weight, bias)
     if isinstance(padding, str):
         x, padding = _string_padding(x, padding, (kh, kw), stride, dilation)
@@ -524,12 +524,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     primitives as well (backward then makes two full-size operations fewer than normalising ``x - mean``).
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {input.shape}")
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {tuple(input.shape)}")
     channels = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (channels,):
             raise ValueError(f"batch_norm: {name} should have shape ({channels},) for an input with {channels} "
-                             f"channels, got {t.shape}")
+                             f"channels, got {tuple(t.shape)}")
     dims = (0,) + tuple(range(2, input.ndim))
     shape = (1, channels) + (1,) * (input.ndim - 2)
     with scope("batch_norm", (("training", training), ("eps", eps))):
@@ -612,7 +612,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def linear(input, weight, bias=None):
     """y = x W^T + b."""
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {tuple(weight.shape)}")
     if input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has {input.shape[-1]} features but weight expects {weight.shape[1]} "
                          f"(input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
@@ -875,3 +875,89 @@ def mse_loss(input, target, reduction="mean"):
     with scope("mse_loss", (("reduction", reduction),)):
         diff = input - target
         return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def _same_shape(op, input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{op}: Using a target size ({tuple(target.shape)}) that is different to the input size "
+                         f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w (y log x + (1 - y) log(1 - x)) of probabilities x, each log clamped at -100 as in PyTorch."""
+    _same_shape("binary_cross_entropy", input, target)
+    values = input.array
+    if bool(((values < 0) | (values > 1)).any()):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    with scope("binary_cross_entropy", (("reduction", reduction),)):
+        log_x = input.log().clamp(min=-100)
+        log_1mx = (1 - input).log().clamp(min=-100)
+        losses = -(target * log_x + (1 - target) * log_1mx)
+        if weight is not None:
+            losses = losses * weight
+        return _reduce(losses, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Binary cross-entropy of sigmoid(x), computed stably from the logits x:
+    (1 - y) x + (1 + (pos_weight - 1) y) (log(1 + exp(-|x|)) + max(-x, 0))."""
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    with scope("binary_cross_entropy_with_logits", (("reduction", reduction),)):
+        softplus_minus_x = (1 + (-input.abs()).exp()).log() + (-input).relu()  # log(1 + exp(-x))
+        if pos_weight is None:
+            losses = (1 - target) * input + softplus_minus_x
+        else:
+            losses = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_minus_x
+        if weight is not None:
+            losses = losses * weight
+        return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error."""
+    _same_shape("l1_loss", input, target)
+    with scope("l1_loss", (("reduction", reduction),)):
+        return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (plain L1 for beta = 0)."""
+    _same_shape("smooth_l1_loss", input, target)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    with scope("smooth_l1_loss", (("reduction", reduction), ("beta", beta))):
+        d = input - target
+        a = d.abs()
+        if beta == 0:
+            return _reduce(a, reduction, "smooth_l1_loss")
+        losses = where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+        return _reduce(losses, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    _same_shape("huber_loss", input, target)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    with scope("huber_loss", (("reduction", reduction), ("delta", delta))):
+        d = input - target
+        a = d.abs()
+        losses = where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+        return _reduce(losses, reduction, "huber_loss")
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """KL divergence of ``target`` from the distribution whose log-probabilities are ``input``:
+    target (log target - input), 0 where target is 0; "batchmean" divides the sum by the batch size."""
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(f"kl_div: {reduction!r} is not a valid value for reduction")
+    with scope("kl_div", (("reduction", reduction),)):
+        if log_target:
+            losses = target.exp() * (target - input)
+        else:
+            positive = target > 0
+            safe = where(positive, target, 1.0)
+            losses = where(positive, target * safe.log(), 0.0) - target * input
+        if reduction == "batchmean":
+            return losses.sum() / (input.shape[0] if input.ndim else 1)
+        return _reduce(losses, reduction, "kl_div")

@@ -120,7 +120,7 @@ class Col2Im(Function):
         if (kh, kw) != tuple(self.kernel) or (oh, ow) != (conv_output_size(h, kh, sh, ph, dh),
                                                            conv_output_size(w, kw, sw, pw, dw)):
             raise ValueError(
-                f"col2im: windows of shape {windows.shape} do not match a {h}x{w} output with kernel "
+                f"col2im: windows of shape {tuple(windows.shape)} do not match a {h}x{w} output with kernel "
                 f"{tuple(self.kernel)}, stride {tuple(self.stride)}, padding {tuple(self.padding)} and "
                 f"dilation {tuple(self.dilation)}"
             )

@@ -1,5 +1,5 @@
-"""Learning-rate schedules (PyTorch's closed forms): StepLR, MultiStepLR, ExponentialLR, LinearLR,
-CosineAnnealingLR, SequentialLR and OneCycleLR, which set the lr from the step count alone, and
+"""Learning-rate schedules (PyTorch's closed forms): LambdaLR, StepLR, MultiStepLR, ExponentialLR, LinearLR,
+CosineAnnealingLR, CosineAnnealingWarmRestarts, SequentialLR and OneCycleLR, which set the lr from the step count alone, and
 ReduceLROnPlateau, which reacts to a metric."""
 import math
 from bisect import bisect_right
@@ -36,6 +36,29 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+class LambdaLR(LRScheduler):
+    """lr = base * lr_lambda(epoch), with one function for all groups or one per group."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def step(self):
+        self.last_epoch += 1
+        for group, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            group["lr"] = base * fn(self.last_epoch)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self):  # the functions are code, not state (as in PyTorch)
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+
+
 class StepLR(LRScheduler):
     """lr = base * gamma ** (epoch // step_size)."""
 
@@ -67,6 +90,47 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted every T_i epochs (T_0, then T_0 * T_mult, ...):
+    lr = eta_min + (base - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2; ``step(epoch)`` takes fractional epochs."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr, epoch):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+
+    def step(self, epoch=None):
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i, self.T_cur = self.T_0, epoch
+        self.last_epoch = math.floor(epoch)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(base, self.last_epoch)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
 class ExponentialLR(LRScheduler):

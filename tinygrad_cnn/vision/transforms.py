@@ -51,7 +51,7 @@ class ToTensor:
         pic = np.asarray(pic)
         if pic.ndim not in (2, 3):
             raise ValueError(f"ToTensor: pic should be 2 or 3 dimensional (H, W) or (H, W, C), got {pic.ndim} "
-                             f"dimensions (shape {pic.shape})")
+                             f"dimensions (shape {tuple(pic.shape)})")
         check_channels_last("ToTensor", pic)
         chw = pic[None] if pic.ndim == 2 else np.moveaxis(pic, -1, 0)
         if pic.dtype == np.uint8:
@@ -139,7 +139,7 @@ def _channels_first(img):
         return a[None], lambda out: np.ascontiguousarray(out[0])
     if a.ndim == 3:
         return np.moveaxis(a, -1, 0), lambda out: np.ascontiguousarray(np.moveaxis(out, 0, -1))
-    raise ValueError(f"expected a picture (H, W) or (H, W, C) or a Tensor (C, H, W), got shape {a.shape}")
+    raise ValueError(f"expected a picture (H, W) or (H, W, C) or a Tensor (C, H, W), got shape {tuple(a.shape)}")
 
 
 def _size_pair(size, op):

@@ -19,7 +19,7 @@ def _images(tensor):
     if batch.ndim == 3:
         batch = batch[None] if batch.shape[0] in (1, 3) or not isinstance(tensor, (list, tuple)) else batch[:, None]
     if batch.ndim != 4:
-        raise ValueError(f"make_grid: expected images (B, C, H, W), got shape {batch.shape}")
+        raise ValueError(f"make_grid: expected images (B, C, H, W), got shape {tuple(batch.shape)}")
     if batch.shape[1] == 1:
         batch = np.repeat(batch, 3, axis=1)
     return batch.astype(np.float32) if batch.dtype.kind != "f" else batch

@@ -220,6 +220,10 @@ class Module:
     def double(self):
         return self.to(backend.float64)
 
+    def half(self):
+        """Parameters and buffers as float16 (computed in float16 as NumPy computes it)."""
+        return self.to(backend.float16)
+
     # ---- state dicts ----------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """Parameters and persistent buffers by PyTorch's dotted names, e.g. ``conv1.weight``."""
