@@ -189,7 +189,9 @@ class Tensor:
             scientific = sizes.size and (sizes.max() >= 1e8 or sizes.min() < 1e-4 or sizes.max() / sizes.min() > 1e3)
             if scientific or not whole:  # PyTorch's four decimals: "1.5000", "1.0000e+09"
                 floatmode = "fixed"
-        body = np.array2string(values, separator=", ", prefix="tensor(", precision=4, floatmode=floatmode)
+        width = 5 if values.dtype == np.bool_ and not values.all() else 4  # "True" pads only beside "False"
+        body = np.array2string(values, separator=", ", prefix="tensor(", precision=4, floatmode=floatmode,
+                               formatter={"bool": lambda v: str(v).rjust(width)})
         extras = []
         if self.device == "cuda":
             extras.append("device='cuda:0'")

@@ -1,4 +1,4 @@
-"""tg.save / tg.load: nested dicts of tensors and numbers as .npz files, with no pickle.
+"""This library's own format: nested dicts of tensors and numbers as .npz files, with no pickle.
 
 Each tensor becomes one array entry named by its path in the object, so the file reads well
 with NumPy alone: ``np.load("model.npz").files`` lists ``conv1.weight, conv1.bias, ...`` for a
@@ -12,9 +12,9 @@ import json
 import os
 import zipfile
 
-from . import backend
-from .atomic import atomic_write
-from .tensor import Tensor
+from .. import backend
+from ..atomic import atomic_write
+from ..tensor import Tensor
 
 _STRUCTURE = "__tinygrad_cnn_structure__"
 FORMAT = "tinygrad_cnn-1"
@@ -75,13 +75,14 @@ def save(obj, path):
         np.savez(f, **arrays)
 
 
-def load(path, map_location=None):
+def load(file, map_location=None, name=None):
     """Read what ``save`` wrote (a plain ``np.savez`` file of arrays as a dict of tensors, a ``.npy``
-    file as one tensor); ``map_location`` picks the device of the tensors (default cpu)."""
+    file as one tensor) from a path or binary file; ``map_location`` picks the device of the tensors
+    (default cpu)."""
     np = backend.numpy_module()
-    path = os.fspath(path)
+    path = name or os.fspath(file)
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(file, allow_pickle=False)
         if not hasattr(data, "files"):  # a single .npy array
             return Tensor(backend.to_device(data, map_location))
         with data:
