@@ -22,6 +22,13 @@ CASES = {
     "rmsprop_momentum_centered_wd": (
         lambda p: optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.8, centered=True, weight_decay=0.1),
         lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.8, centered=True, weight_decay=0.1)),
+    "adadelta": (lambda p: optim.Adadelta(p), lambda p: torch.optim.Adadelta(p)),
+    "adadelta_wd": (lambda p: optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1),
+                    lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+    "adagrad": (lambda p: optim.Adagrad(p, lr=0.1), lambda p: torch.optim.Adagrad(p, lr=0.1)),
+    "adagrad_decay_wd_init": (
+        lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3),
+        lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3)),
 }
 
 
@@ -120,11 +127,15 @@ def _same_groups(ours_opt, theirs_opt):
                                three_phase=True, div_factor=10.0, final_div_factor=100.0), 21, "adam"),
     (lambda m, o: m.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=4), 10, "sgd"),
     (lambda m, o: m.ExponentialLR(o, gamma=0.8), 10, "sgd"),
+    (lambda m, o: m.LambdaLR(o, lambda epoch: 0.95 ** epoch / (1 + epoch % 3)), 12, "sgd"),
+    (lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01), 25, "adam"),
+    (lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=4), 13, "sgd"),
     (lambda m, o: m.SequentialLR(o, [m.LinearLR(o, 0.1, total_iters=3), m.CosineAnnealingLR(o, T_max=6)], [3]),
      12, "sgd"),
     (lambda m, o: m.SequentialLR(o, [m.ExponentialLR(o, 0.9), m.StepLR(o, 2), m.LinearLR(o, 0.5, total_iters=2)],
                                  [2, 5]), 10, "adam"),
-], ids=["onecycle", "onecycle-3phase-linear-adam", "linear", "exponential", "sequential-warmup-cosine",
+], ids=["onecycle", "onecycle-3phase-linear-adam", "linear", "exponential", "lambda", "warm-restarts-tmult",
+        "warm-restarts", "sequential-warmup-cosine",
         "sequential-three"])
 def test_step_schedulers_match_torch_step_by_step(make, steps, optimizer):
     ours_opt, theirs_opt = _scheduled_pair(optimizer)
@@ -170,3 +181,14 @@ def test_reduce_on_plateau_matches_torch(kwargs):
     assert ours_opt.param_groups[0]["lr"] < 0.1  # it did reduce
     with pytest.raises(ValueError, match="factor should be < 1.0"):
         optim.lr_scheduler.ReduceLROnPlateau(ours_opt, factor=1.5)
+
+
+@requires_torch
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    ours_opt, theirs_opt = _scheduled_pair()
+    ours = optim.lr_scheduler.CosineAnnealingWarmRestarts(ours_opt, T_0=2, T_mult=3)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs_opt, T_0=2, T_mult=3)
+    for epoch in np.arange(0, 12, 0.35):
+        ours.step(float(epoch))
+        theirs.step(float(epoch))
+        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12, abs=1e-15)

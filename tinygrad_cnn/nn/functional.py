@@ -879,8 +879,8 @@ def mse_loss(input, target, reduction="mean"):
 
 def _same_shape(op, input, target):
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{op}: Using a target size ({tuple(target.shape)}) that is different to the input size "
-                         f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+        raise ValueError(f"{op}: target size {tuple(target.shape)} is different from the input size "
+                         f"{tuple(input.shape)}; they must be the same")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
