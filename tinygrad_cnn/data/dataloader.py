@@ -136,5 +136,6 @@ class DataLoader:
         return batch if self.device is None else move_to(batch, self.device)
 
     def __del__(self):
-        if self._pool is not None:
-            self._pool.shutdown()
+        pool = getattr(self, "_pool", None)  # (absent when __init__ refused its arguments)
+        if pool is not None:
+            pool.shutdown()

@@ -55,6 +55,7 @@ class _WorkerError:
 
 def _worker_loop(loader, worker_id, seed, tasks, results):
     global _worker_info
+    results.cancel_join_thread()  # exit when told to, even with batches nobody will read still queued
     backend.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)

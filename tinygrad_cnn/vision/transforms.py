@@ -355,5 +355,7 @@ class Grayscale:
             gray = 0.299 * r + 0.587 * g + 0.114 * b
         if chw.dtype == np.uint8:
             gray = np.clip(np.round(gray), 0, 255)
-        gray = gray.astype(chw.dtype)
-        return back(np.repeat(gray, self.num_output_channels, axis=-3))
+        out = back(np.repeat(gray.astype(chw.dtype), self.num_output_channels, axis=-3))
+        if not isinstance(img, Tensor) and self.num_output_channels == 1:
+            return out[..., 0]  # a one-channel picture is (H, W), as PIL's "L" mode
+        return out
