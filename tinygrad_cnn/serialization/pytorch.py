@@ -180,7 +180,9 @@ class _TorchPickler(pickle._Pickler):
             return NotImplemented
         if isinstance(obj, Parameter):  # a parameter wraps a plain tensor of the same values
             return (REBUILD_PARAMETER, (Tensor._from_array(obj.array), obj.requires_grad, collections.OrderedDict()))
-        array = np.ascontiguousarray(backend.to_numpy(obj.array))
+        array = backend.to_numpy(obj.array)
+        if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d array 1-d)
+            array = array.copy()
         if array.dtype not in STORAGE_NAMES:
             raise TypeError(f"save: a tensor of dtype {array.dtype} has no PyTorch storage type")
         storage = _StorageRef(str(len(self.storages)), array)
