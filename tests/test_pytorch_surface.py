@@ -185,3 +185,104 @@ def test_data_parallel_keys_are_pytorchs():
     theirs = torch.nn.DataParallel(torch.nn.Sequential(torch.nn.Linear(3, 2)))
     ours = nn.DataParallel(nn.Sequential(nn.Linear(3, 2)))
     assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["masked_fill", "flip", "repeat", "normalize", "cosine_similarity",
+                                  "adaptive_max_pool2d", "softmax2d", "zero_pad", "unflatten"])
+def test_more_composites_match_torch(name):
+    mask = rng.random((3, 4)) > 0.5
+    x = rng.standard_normal((3, 4))
+    image = rng.standard_normal((2, 3, 7, 7))
+    cases = {
+        "masked_fill": (lambda t: t.masked_fill(tg.tensor(mask), -1.5),
+                        lambda t: t.masked_fill(torch.tensor(mask), -1.5), [x]),
+        "flip": (lambda t: t.flip(0, 1) * 2, lambda t: t.flip(0, 1) * 2, [x]),
+        "repeat": (lambda t: t.repeat(2, 1, 3), lambda t: t.repeat(2, 1, 3), [x]),
+        "normalize": (lambda t: F.normalize(t, dim=1), lambda t: torch.nn.functional.normalize(t, dim=1), [x]),
+        "cosine_similarity": (lambda a, b: F.cosine_similarity(a, b),
+                              lambda a, b: torch.nn.functional.cosine_similarity(a, b), [x, x[::-1] + 0.3]),
+        "adaptive_max_pool2d": (lambda t: F.adaptive_max_pool2d(t, (3, 2)),
+                                lambda t: torch.nn.functional.adaptive_max_pool2d(t, (3, 2)), [image]),
+        "softmax2d": (lambda t: nn.Softmax2d()(t), lambda t: torch.nn.Softmax2d()(t), [image]),
+        "zero_pad": (lambda t: nn.ZeroPad2d((1, 0, 2, 1))(t), lambda t: torch.nn.ZeroPad2d((1, 0, 2, 1))(t), [image]),
+        "unflatten": (lambda t: nn.Unflatten(1, (2, 2))(t), lambda t: torch.nn.Unflatten(1, (2, 2))(t), [x]),
+    }
+    ours, theirs, arrays = cases[name]
+    compare_with_torch(ours, theirs, arrays)
+
+
+@requires_torch
+def test_prelu_and_embedding_modules_match_torch():
+    x = rng.standard_normal((2, 3, 4, 4))
+    ours, theirs = nn.PReLU(3, init=0.1).double(), torch.nn.PReLU(3, init=0.1).double()
+    xt, xo = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    ours(xo).sum().backward()
+    theirs(xt).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    table = rng.standard_normal((6, 3))
+    emb, emb_t = nn.Embedding(6, 3, padding_idx=2).double(), torch.nn.Embedding(6, 3, padding_idx=2).double()
+    with torch.no_grad():
+        emb_t.weight.copy_(torch.tensor(table))
+    emb.weight.array[...] = table
+    index = np.array([[1, 2, 1], [5, 0, 2]])
+    (emb(tg.tensor(index)) ** 2).sum().backward()
+    (emb_t(torch.tensor(index)) ** 2).sum().backward()
+    np.testing.assert_allclose(emb.weight.grad.numpy(), emb_t.weight.grad.numpy(), rtol=1e-12)
+    assert not emb.weight.grad.numpy()[2].any()  # the padding row learns nothing
+
+
+def test_dropout2d_zeroes_whole_channels():
+    tg.manual_seed(0)
+    out = F.dropout2d(tg.ones(8, 16, 3, 3), p=0.25).numpy()
+    per_channel = out.reshape(8, 16, 9)
+    assert np.all((per_channel == 0).all(-1) | np.isclose(per_channel, 1 / 0.75).all(-1))
+    assert 0.1 < (per_channel[..., 0] == 0).mean() < 0.4
+    assert F.dropout2d(tg.ones(2, 3, 4, 4), training=False).numpy().min() == 1.0
+
+
+def test_scatter_new_and_legacy_constructors():
+    one_hot = tg.zeros(3, 4).scatter_(1, tg.tensor([[2], [0], [3]]), 1.0)
+    assert one_hot.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+    x = tg.ones(2, dtype=tg.float64)
+    assert x.new_zeros(3, 2).dtype == tg.float64 and x.new_ones((2,)).tolist() == [1.0, 1.0]
+    assert x.new_tensor([1, 2]).dtype == tg.float64 and x.new_full((2,), 7).tolist() == [7.0, 7.0]
+    assert tg.ones(1).type() == "torch.FloatTensor" and tg.tensor([1]).type() == "torch.LongTensor"
+    assert tg.FloatTensor(2, 3).shape == (2, 3) and tg.LongTensor([1, 2]).dtype == tg.int64
+    assert tg.FloatTensor([1, 2]).tolist() == [1.0, 2.0]
+
+
+@requires_torch
+def test_containers_register_as_pytorchs():
+    ours = nn.Module()
+    ours.blocks = nn.ModuleDict({"a": nn.Linear(2, 3), "b": nn.Conv2d(1, 2, 3)})
+    ours.scales = nn.ParameterList([tg.ones(2), tg.zeros(3)])
+    ours.extra = nn.ParameterDict({"bias": nn.Parameter(tg.ones(1))})
+    theirs = torch.nn.Module()
+    theirs.blocks = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 3), "b": torch.nn.Conv2d(1, 2, 3)})
+    theirs.scales = torch.nn.ParameterList([torch.ones(2), torch.zeros(3)])
+    theirs.extra = torch.nn.ParameterDict({"bias": torch.nn.Parameter(torch.ones(1))})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert len(list(ours.parameters())) == len(list(theirs.parameters())) == 7
+    assert "a" in ours.blocks and len(ours.scales) == 2 and ours.extra["bias"].shape == (1,)
+
+
+@requires_torch
+def test_torch_functions_that_mirror_methods():
+    x = rng.standard_normal((3, 4))
+    for name in ["add", "sub", "mul", "div", "eq", "gt", "lt", "ge", "le", "ne"]:
+        ours, theirs = getattr(tg, name)(tg.tensor(x), 0.5), getattr(torch, name)(torch.tensor(x), 0.5)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert tg.topk(tg.tensor(x), 2).indices.tolist() == torch.topk(torch.tensor(x), 2).indices.tolist()
+    assert tg.argsort(tg.tensor(x), dim=0).tolist() == torch.argsort(torch.tensor(x), dim=0).tolist()
+    assert tg.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: t.repeat(2, 1, 3), lambda t: t.flip(1), lambda t: t.masked_fill(tg.tensor(np.eye(3, 4) > 0), 0.0),
+    lambda t: F.normalize(t, dim=0), lambda t: F.cosine_similarity(t, t * t + 1),
+    lambda t: F.adaptive_max_pool2d(t.reshape(1, 1, 3, 4), (2, 3)),
+], ids=["repeat", "flip", "masked_fill", "normalize", "cosine_similarity", "adaptive_max_pool2d"])
+def test_more_composites_have_the_numerical_gradient(fn):
+    check_gradients(lambda t: fn(t).sum() if fn(t).ndim == 0 else (fn(t) * fn(t)).sum(), [rng.standard_normal((3, 4))])

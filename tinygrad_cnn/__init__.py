@@ -6,8 +6,9 @@ from . import accelerator, autograd, backend, backends, cuda
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device as device, Generator
 from .creation import (
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed,
-    numel, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like,
+    eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, numel, ones, ones_like, rand, rand_like,
+    randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 
 float32 = backend.float32
@@ -24,10 +25,11 @@ bool = backend.bool_
 __version__ = "0.1.0"
 
 from .functions import (  # noqa: E402  (torch.* functions that mirror a Tensor method)
-    abs, all, allclose, amax, amin, any, argmax, argmin, bmm, broadcast_to, chunk, clamp, clip, equal, erf, exp,
-    flatten, isfinite, isinf, isnan, log, log_softmax, logsumexp, matmul, max, mean, min, mm, norm, permute, pow,
-    relu, reshape, rsqrt, sigmoid, sign, softmax, split, sqrt, square, squeeze, std, sum, t, tanh, transpose,
-    unflatten, unsqueeze, var,
+    abs, add, all, allclose, amax, amin, any, argmax, argmin, argsort, bmm, broadcast_to, chunk, clamp, clip, div, eq,
+    equal, erf, exp, flatten, flip, gather, ge, get_num_threads, gt, isfinite, isinf, isnan, le, log, log_softmax,
+    logsumexp, lt, masked_fill, matmul, max, mean, min, mm, mul, ne, norm, permute, pow, relu, reshape, rsqrt,
+    set_num_threads, sigmoid, sign, softmax, sort, split, sqrt, square, squeeze, std, sub, sum, t, take_along_dim,
+    tanh, topk, transpose, unflatten, unsqueeze, var,
 )
 from . import nn, testing  # noqa: E402  (as torch.nn is there after `import torch`)
 from . import data, models, optim, utils  # noqa: E402

@@ -139,3 +139,20 @@ def is_tensor(obj):
 
 def numel(x):
     return x.numel()
+
+
+def _legacy_constructor(dtype):
+    def make(*args, device=None):
+        """PyTorch's legacy constructor: ``FloatTensor([1, 2])`` from data, ``FloatTensor(2, 3)`` zeros of a shape."""
+        if args and all(isinstance(a, int) for a in args):
+            return zeros(*args, dtype=dtype, device=device)
+        return tensor(args[0] if args else [], dtype=dtype, device=device)
+    return make
+
+
+FloatTensor = _legacy_constructor(backend.float32)
+DoubleTensor = _legacy_constructor(backend.float64)
+LongTensor = _legacy_constructor(backend.int64)
+IntTensor = _legacy_constructor(backend.int32)
+ByteTensor = _legacy_constructor(backend.uint8)
+BoolTensor = _legacy_constructor(backend.bool_)

@@ -203,3 +203,91 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 def equal(input, other):
     """Same shape and same elements (a Python bool, as torch.equal)."""
     return input.shape == other.shape and bool((input.array == other.array).all())
+
+
+def add(input, other, alpha=1):
+    return _tensor(input).add(other, alpha=alpha)
+
+
+def sub(input, other, alpha=1):
+    return _tensor(input).sub(other, alpha=alpha)
+
+
+def mul(input, other):
+    return _tensor(input) * other
+
+
+def div(input, other):
+    return _tensor(input) / other
+
+
+def eq(input, other):
+    return _tensor(input) == other
+
+
+def ne(input, other):
+    return _tensor(input) != other
+
+
+def gt(input, other):
+    return _tensor(input) > other
+
+
+def lt(input, other):
+    return _tensor(input) < other
+
+
+def ge(input, other):
+    return _tensor(input) >= other
+
+
+def le(input, other):
+    return _tensor(input) <= other
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    return input.topk(k, dim, largest, sorted)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    return input.sort(dim, descending, stable)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return input.argsort(dim, descending, stable)
+
+
+def gather(input, dim, index):
+    return input.gather(dim, index)
+
+
+def take_along_dim(input, indices, dim):
+    return input.gather(dim, indices)
+
+
+def masked_fill(input, mask, value):
+    return input.masked_fill(mask, value)
+
+
+def flip(input, dims):
+    return input.flip(dims)
+
+
+def get_num_threads():
+    """The BLAS threads NumPy's matrix products use (needs threadpoolctl; else the number of CPUs)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        import os
+        return os.cpu_count()
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return counts[0] if counts else 1
+
+
+def set_num_threads(n):
+    """Limit NumPy's BLAS to ``n`` threads (needs threadpoolctl; without it, this changes nothing)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(n, user_api="blas")

@@ -304,6 +304,32 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    def type(self, dtype=None):
+        """With a dtype: ``to(dtype)``; without: PyTorch's type name, e.g. ``torch.FloatTensor``."""
+        if dtype is not None:
+            return self.to(dtype)
+        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+        prefix = "torch.cuda." if self.device == "cuda" else "torch."
+        return f"{prefix}{names.get(str(self.dtype), str(self.dtype))}Tensor"
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``data`` with this one's dtype and device unless told otherwise."""
+        return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        array = self.xp.full(_shape_args((size,) if isinstance(size, int) else (size,)), fill_value,
+                             dtype=backend.dtype(dtype) if dtype is not None else self.dtype)
+        return Tensor(array, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_shape_args(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_shape_args(size), 1, dtype, device, requires_grad)
+
+    new_empty = new_zeros
+
     # ---- autograd -------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch's semantics)."""
@@ -400,6 +426,32 @@ class Tensor:
 
     def relu_(self):
         return self._apply_inplace("relu_", lambda t: t.relu())
+
+    def masked_fill_(self, mask, value):
+        return self._apply_inplace("masked_fill_", lambda t: t.masked_fill(mask, value))
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        """self += value * tensor1 * tensor2 (as hand-written optimizers use it)."""
+        return self.add_(tensor1 * tensor2 * value)
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self.add_(tensor1 / tensor2 * value)
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        """``self[index[i][j]][j] = src[i][j]`` along ``dim`` (for dim 0; likewise for any dim), in place."""
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported; use index_add-style code instead")
+        d = _normalize_dim(dim, self.ndim, "scatter_")
+        idx = index.array if isinstance(index, Tensor) else backend.to_python_array(index)
+        grid = [self.xp.arange(n).reshape((1,) * i + (n,) + (1,) * (idx.ndim - i - 1)) for i, n in enumerate(idx.shape)]
+        grid[d] = backend.to_device(idx, self.device)
+        fill = value if src is None else (src[tuple(slice(0, n) for n in idx.shape)] if isinstance(src, Tensor)
+                                          else src)
+        self[tuple(grid)] = fill
+        return self
+
+    def scatter(self, dim, index, src=None, value=None):
+        return self.clone().scatter_(dim, index, src, value)
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -545,6 +597,21 @@ class Tensor:
 
     def eq(self, other):
         return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
 
     def add(self, other, alpha=1):
         return self + other * alpha if alpha != 1 else self + other
@@ -813,6 +880,10 @@ class Tensor:
         shifted = self - self.detach().amax(dim, keepdim=True)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is True, this tensor elsewhere (the gradient flows where it is False)."""
+        return where(mask, value, self)
+
     def all(self):
         return Tensor._from_array(self.xp.asarray(self.array.all()))
 
@@ -839,6 +910,25 @@ class Tensor:
 
     def reshape_as(self, other):
         return self.reshape(other.shape)
+
+    def flip(self, *dims):
+        """The elements in reverse order along each of ``dims``."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        index = [slice(None)] * self.ndim
+        for d in dims:
+            index[_normalize_dim(d, self.ndim, "flip")] = slice(None, None, -1)
+        return self[tuple(index)]
+
+    def repeat(self, *sizes):
+        """Tile the tensor ``sizes[i]`` times along each dim (leading sizes add new dims), as torch.repeat."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                               "of tensor")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        spread = self.reshape(*[n for d in shape for n in (1, d)])  # a size-1 axis before each dim
+        tiled = spread.expand(*[n for r, d in zip(sizes, shape) for n in (r, d)])
+        return tiled.reshape(*[r * d for r, d in zip(sizes, shape)])
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:

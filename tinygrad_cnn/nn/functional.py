@@ -8,7 +8,7 @@ import math
 
 from .. import backend, ops
 from ..autograd import is_grad_enabled, no_grad, scope
-from ..tensor import Tensor, cat, where
+from ..tensor import Tensor, cat, stack, where
 
 
 def _pair(value, name="argument"):
@@ -394,6 +394,26 @@ def adaptive_avg_pool2d(input, output_size):
     return out.squeeze(0) if unbatched else out
 
 
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a given output size: output cell i covers input rows floor(i H / out) to
+    ceil((i + 1) H / out), as PyTorch's windows (they overlap where the sizes do not divide)."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
+    x, unbatched = _batched(input, "adaptive_max_pool2d")
+    h, w = x.shape[2:]
+    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    out_h, out_w = out_h or h, out_w or w
+    with scope("adaptive_max_pool2d", (("out", (out_h, out_w)),)):
+        if h % out_h == 0 and w % out_w == 0:
+            out = max_pool2d(x, (h // out_h, w // out_w))
+        else:
+            rows = [(i * h // out_h, -(-(i + 1) * h // out_h)) for i in range(out_h)]
+            cols = [(j * w // out_w, -(-(j + 1) * w // out_w)) for j in range(out_w)]
+            cells = [x[:, :, r0:r1, c0:c1].amax(dim=(2, 3)) for r0, r1 in rows for c0, c1 in cols]
+            out = stack(cells, dim=2).reshape(x.shape[0], x.shape[1], out_h, out_w)
+    return out.squeeze(0) if unbatched else out
+
+
 # ---- resampling ---------------------------------------------------------------------
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -750,6 +770,52 @@ def dropout(input, p=0.5, training=True, inplace=False):
         keep = backend.generator().random(input.shape) >= p
         mask = backend.to_device((keep / (1 - p)).astype(input.dtype), input.device)
         return input * Tensor._from_array(mask)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels with probability p (one draw per image and channel), scale the rest by 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape "
+                         f"{tuple(input.shape)}")
+    if inplace:
+        return input._apply_inplace("dropout2d_", lambda t: dropout2d(t, p, training))
+    with scope("dropout2d", (("p", p),)):
+        if p == 1:
+            return input * 0.0
+        channels = input.shape[:-2] + (1, 1)
+        keep = backend.generator().random(channels) >= p
+        mask = backend.to_device((keep / (1 - p)).astype(input.dtype), input.device)
+        return input * Tensor._from_array(mask)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the indices in ``input``; the ``padding_idx`` row gets no gradient."""
+    if backend.is_floating(input.dtype):
+        raise TypeError(f"embedding: expected integer indices, got {input.dtype}")
+    with scope("embedding"):
+        rows = weight[input.array]
+        if padding_idx is None:
+            return rows
+        padding = (input.array == padding_idx)[..., None]
+        return where(Tensor._from_array(padding), weight[padding_idx].detach(), rows)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps)."""
+    with scope("normalize", (("p", p),)):
+        return input / input.norm(p, dim=dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """x1 . x2 / sqrt(max(|x1|^2 |x2|^2, eps^2)) along ``dim``, as PyTorch computes it."""
+    with scope("cosine_similarity"):
+        dot = (x1 * x2).sum(dim)
+        squares = (x1 * x1).sum(dim) * (x2 * x2).sum(dim)
+        return dot / squares.clamp(min=eps * eps).sqrt()
 
 
 def pad(input, pad, mode="constant", value=0.0):

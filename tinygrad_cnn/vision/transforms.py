@@ -316,26 +316,27 @@ class RandomResizedCrop:
         return resize(_crop(img, *self.window(h, w)), self.size, self.antialias)
 
 
-class RandomHorizontalFlip:
+class _RandomFlip:
+    """Mirror along one axis with probability ``p``."""
+
+    axis = -1
+
     def __init__(self, p=0.5):
         self.p = p
 
     def __call__(self, img):
-        if backend.generator().random() < self.p:
-            chw, back = _channels_first(img)
-            return back(chw[..., ::-1])
-        return img
+        if backend.generator().random() >= self.p:
+            return img
+        chw, back = _channels_first(img)
+        return back(np.flip(chw, self.axis))
 
 
-class RandomVerticalFlip:
-    def __init__(self, p=0.5):
-        self.p = p
+class RandomHorizontalFlip(_RandomFlip):
+    axis = -1
 
-    def __call__(self, img):
-        if backend.generator().random() < self.p:
-            chw, back = _channels_first(img)
-            return back(chw[..., ::-1, :])
-        return img
+
+class RandomVerticalFlip(_RandomFlip):
+    axis = -2
 
 
 class Grayscale:

@@ -1,5 +1,8 @@
-"""Activation modules."""
+"""Activation modules (and dropout)."""
+from ... import creation
+from ...tensor import where
 from .. import functional as F
+from ..parameter import Parameter
 from .module import Module
 
 
@@ -151,3 +154,35 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels (F.dropout2d)."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class PReLU(Module):
+    """max(0, x) + a min(0, x) with a learnt slope ``a``, one for all channels or one per channel."""
+
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(creation.full((num_parameters,), init))
+
+    def forward(self, input):
+        slope = self.weight
+        if self.num_parameters > 1:
+            slope = slope.reshape(-1, *([1] * (input.ndim - 2)))
+        return where(input >= 0, input, input * slope)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of each pixel."""
+
+    def forward(self, input):
+        return F.softmax(input, dim=-3)

@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d: no parameters, only a window rule."""
+"""Pooling (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d) and ZeroPad2d: no parameters, only a window rule."""
 from .. import functional as F
 from .module import Module
 
@@ -45,3 +45,29 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class ZeroPad2d(Module):
+    """Zero padding: an int for every side, or (left, right, top, bottom)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+
+    def forward(self, input):
+        return F.pad(input, self.padding)
+
+    def extra_repr(self):
+        return f"{self.padding}"
