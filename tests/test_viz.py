@@ -10,6 +10,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
 from tinygrad_cnn.models import LeNet5
+from tinygrad_cnn.viz import description as describe
 from tinygrad_cnn.viz import graph as viz
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot program is not installed")
@@ -93,7 +94,7 @@ def test_scopes_cost_no_string_formatting_in_training():
     out = F.conv2d(x, tg.randn(2, 1, 3, 3), stride=2)
     scope = out.grad_fn.scope
     assert scope.name == "conv2d" and ("s", (2, 2)) in scope.args
-    assert viz.scope_title(scope, {}) == "conv2d k=3 s=2 p=0"
+    assert describe.scope_title(scope, {}) == "conv2d k=3 s=2 p=0"
 
 
 @needs_dot
@@ -228,3 +229,20 @@ def test_small_results_show_their_values_in_the_op_node():
     source = viz.draw_graph(F.conv2d(image, kernel).sum(), params={"input": image}).source
     assert "[4. 3. 4. 2. 4. 3. 2. 3. 4.]" in source  # the lecture's result, at the matmul
     assert "[4. 3. 4. 2. 4. 3. 2. 3. 4.]" not in viz.draw_graph(F.conv2d(image, kernel).sum(), show_values=False).source
+
+
+def test_one_description_decides_what_every_renderer_draws():
+    """The graphviz drawing is a rendering of viz.description's nodes, clusters and edges."""
+    model = LeNet5()
+    x = tg.randn(2, 1, 28, 28, requires_grad=True)
+    loss = F.cross_entropy(model(x), tg.tensor([3, 7]))
+    drawing = describe.describe(loss, model=model, params={**dict(model.named_parameters()), "input": x},
+                                group_composites="collapse")
+    roles = {node.role for node in drawing.nodes}
+    assert {"input", "parameter", "composite", "output"} <= roles
+    conv1 = next(n for n in drawing.nodes if n.name == "conv2d k=5 s=1 p=2" and n.note == "2x20x28x28")
+    assert [drawing.clusters[c].title for c in conv1.cluster] == ["LeNet5", "Conv2d conv1"]
+    source = viz.to_graphviz(drawing).source
+    for node in drawing.nodes:
+        assert re.search(rf"^\s*{node.id} \[", source, re.M), node
+    assert len(re.findall(r"^\s*\w+ -> \w+", source, re.M)) == len(drawing.edges)

@@ -1,0 +1,327 @@
+"""What a drawing of a computation graph shows, independent of how it is rendered.
+
+``describe(output, ...)`` walks the recorded graph once and decides everything a picture says:
+which nodes are drawn (primitives, collapsed composites, leaves, operands that need no gradient,
+the output, stubs where a focused part meets the rest), what role each plays, its name, shape,
+dtype and values, which module or composite cluster holds it, and the edges between them. A
+renderer (graphviz in ``graph.py``) only turns this description into a picture, so that every
+renderer shows the same graph.
+"""
+from dataclasses import dataclass, field
+
+from ..autograd import Function, scope_chain
+from ..tensor import Tensor
+
+HIDDEN_DEFAULTS = {"d": (1, 1), "g": 1}  # composite arguments left out of cluster titles when default
+AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C", "columns": "KH,KW,C,OH,OW,N"}  # im2col's layouts
+
+
+@dataclass
+class Node:
+    """One drawn node. ``role``: primitive, merge (paths meet outside any composite), composite (a
+    collapsed one), constant or mask (an operand that needs no gradient), input, parameter, output,
+    stub_in / stub_out (what flows into and out of a focused part)."""
+
+    id: str
+    role: str
+    name: str
+    shape: tuple = None
+    dtype: object = None
+    values: object = None  # the array whose values are shown, or None
+    grad: object = None  # the gradient array shown beside them, or None
+    kind: str = None  # a primitive's kind: elementwise, reduce, movement, matmul, window
+    axes: str = None  # the names of an im2col / col2im window array's axes (N,OH,OW,KH,KW,C)
+    inline: tuple = ()  # one-number operands written into the name ("add 1e-05")
+    note: str = None  # what the shape line says instead of the shape (a composite's result, "2 paths meet")
+    cluster: tuple = ()  # ids of the clusters that hold it, outermost first
+
+
+@dataclass
+class Cluster:
+    id: str
+    title: str
+    is_module: bool
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    style: str = "data"  # data, merge (a path into a merge), constant (an operand that needs no gradient)
+
+
+@dataclass
+class Description:
+    nodes: list = field(default_factory=list)
+    clusters: dict = field(default_factory=dict)  # id -> Cluster
+    edges: list = field(default_factory=list)
+    direction: str = "TB"
+    font: int = 10
+    show_shapes: bool = True
+    show_values: bool = True
+    legend: str = None  # None, "kinds" (the colours of primitive kinds) or "roles" (what each node is)
+    kinds: set = field(default_factory=set)  # the primitive kinds drawn
+
+
+def size_text(shape):
+    return "x".join(str(n) for n in shape) if len(shape) else "scalar"
+
+
+def _format_value(value):
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return str(value[0])
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+def scope_title(scope, module_names):
+    """'Conv2d conv1' for a module call, 'conv2d k=5 s=1 p=2' for a composite op."""
+    if scope.kind == "module":
+        name = module_names.get(id(scope.owner))
+        return f"{scope.name} {name}" if name else scope.name
+    args = " ".join(f"{k}={_format_value(v)}" for k, v in scope.args if HIDDEN_DEFAULTS.get(k, object()) != v)
+    return f"{scope.name} {args}".strip()
+
+
+def primitive_name(fn):
+    """'pow 2' for x ** 2 (the exponent, a constant, is part of the op); the class name otherwise."""
+    name = type(fn).__name__.lower()
+    exponent = getattr(fn, "exponent", None)
+    return f"{name} {exponent:g}" if exponent is not None else name
+
+
+def _axes(fn):
+    """The names of the axes of im2col's and col2im's window arrays, else None."""
+    layout = getattr(fn, "layout", None)
+    return AXES[layout] if layout is not None and len(fn.shape) == 6 else None
+
+
+def _walk(output):
+    """Every Function reachable from ``output`` and every leaf tensor they read."""
+    functions, leaves, stack, seen = [], [], [output.creator] if output.creator else [], set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        functions.append(fn)
+        for parent in fn.parents:
+            if isinstance(parent, Tensor):
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    leaves.append(parent)
+            elif isinstance(parent, Function):
+                stack.append(parent)
+    return functions, leaves
+
+
+def _is_merge(fn, param_ids):
+    """A primitive written at model level (outside composites) that joins two or more computed paths."""
+    if fn.scope is not None and fn.scope.kind != "module":
+        return False
+    paths = [p for p in fn.parents if isinstance(p, Function) or (isinstance(p, Tensor) and id(p) not in param_ids)]
+    return len(paths) >= 2
+
+
+def _module_and_param_names(params, model):
+    module_names, param_names = {}, {}
+    if model is not None:
+        module_names = {id(m): name for name, m in model.named_modules() if name}
+        params = params if params is not None else dict(model.named_parameters())
+    for name, p in (params or {}).items():
+        param_names[id(p)] = name
+    return module_names, param_names
+
+
+def _constant_operands(fn):
+    """(input index, array) of each operand that needs no gradient, and where's condition as a mask."""
+    operands = [(i, a) for i, a in enumerate(fn.constants) if a is not None]
+    condition = getattr(fn, "condition", None)
+    if condition is not None and hasattr(condition, "shape") and condition.size > 1:
+        operands.append(("mask", condition))
+    return operands
+
+
+def _in_focus(fn, focus, module_names):
+    """Whether ``fn`` was recorded inside the module named ``focus`` or a composite op named ``focus``."""
+    for scope in scope_chain(fn.scope):
+        if scope.name == focus or (scope.kind == "module" and module_names.get(id(scope.owner)) == focus):
+            return True
+    return False
+
+
+def _stub_text(fn, module_names):
+    """Where a Function outside the drawn part belongs: its innermost module or composite, else its name."""
+    chain = scope_chain(fn.scope)
+    return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
+
+
+def _is_backward(fn):
+    """Whether ``fn`` was recorded by a backward pass (run with create_graph)."""
+    return fn.scope is not None and fn.scope.kind == "function" and fn.scope.name.endswith(" backward")
+
+
+def describe(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
+             model=None, show_values=True, focus=None, max_depth=None, preset=None, legend=None):
+    """The Description of the graph that computed ``output`` (``draw_graph``'s arguments)."""
+    if not isinstance(output, Tensor):
+        raise TypeError(f"draw_graph: expected a Tensor, got {type(output).__name__}")
+    if preset not in (None, "slide"):
+        raise ValueError(f"draw_graph: preset must be None or 'slide', got {preset!r}")
+    if preset == "slide":
+        group_composites, show_values, legend = "collapse", False, "roles"
+    if direction not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"draw_graph: direction must be TB or LR, got {direction!r}")
+    module_names, param_names = _module_and_param_names(params, model)
+    functions, leaves = _walk(output)
+    everything = functions
+    if focus is not None:
+        functions = [fn for fn in functions if _in_focus(fn, focus, module_names)]
+        if not functions:
+            names = sorted({s.name for fn in everything for s in scope_chain(fn.scope)} |
+                           set(module_names.values()))
+            raise ValueError(f"draw_graph: nothing in the graph belongs to {focus!r}; modules and composites: "
+                             f"{', '.join(names)}")
+        read = {id(p) for fn in functions for p in fn.parents if isinstance(p, Tensor)}
+        leaves = [leaf for leaf in leaves if id(leaf) in read]
+    kept = {id(fn) for fn in functions}
+    if preset == "slide":  # left to right where a row of nodes fits a slide's width, else top to bottom
+        drawn = {id(fn.scope) if fn.scope is not None and fn.scope.kind == "function" else id(fn) for fn in functions}
+        direction = "LR" if len(drawn) <= 10 else "TB"
+    big = len(functions) + len(leaves) > 80
+    out = Description(direction=direction, font=14 if preset == "slide" else (9 if big else 10),
+                      show_shapes=show_shapes, show_values=show_values, legend=legend,
+                      kinds={fn.kind for fn in functions})
+
+    collapse = group_composites == "collapse"
+    representative = {}  # function id -> the node that stands for it
+    members = {}  # outermost composite scope id -> (scope, the Functions inside it)
+    for fn in functions:
+        chain = [s for s in scope_chain(fn.scope) if s.kind == "function"]
+        if collapse and chain:
+            representative[id(fn)] = f"s{id(chain[0])}"
+            members.setdefault(id(chain[0]), (chain[0], []))[1].append(fn)
+        else:
+            representative[id(fn)] = f"f{id(fn)}"
+
+    def place(scope, node):
+        chain = scope_chain(scope)
+        if collapse and not node.id.startswith("f"):
+            chain = [s for s in chain if s.kind == "module"]
+        if not group_composites:
+            chain = []
+        if max_depth is not None:
+            chain = chain[:max_depth]
+        for s in chain:
+            out.clusters.setdefault(f"cluster_{id(s)}", Cluster(f"cluster_{id(s)}", scope_title(s, module_names),
+                                                                s.kind == "module"))
+        node.cluster = tuple(f"cluster_{id(s)}" for s in chain)
+        out.nodes.append(node)
+
+    consumers = {}  # function id -> the Functions that read its output
+    for fn in everything:
+        for parent in fn.parents:
+            if isinstance(parent, Function):
+                consumers.setdefault(id(parent), []).append(fn)
+    param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
+    constant_edges = []
+    merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
+    for fn in functions:
+        node_id = representative[id(fn)]
+        if not node_id.startswith("f"):
+            continue
+        operands = _constant_operands(fn)
+        role = "merge" if id(fn) in merges else "primitive"
+        inline = () if role == "merge" else tuple(a for _, a in operands if a.size == 1)
+        name = type(fn).__name__.lower() if role == "merge" else primitive_name(fn)
+        note = f"{sum(1 for p in fn.parents if p is not None)} paths meet" if role == "merge" else None
+        place(fn.scope, Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None,
+                             kind=fn.kind, axes=_axes(fn), inline=inline, note=note))
+        for i, array in operands:  # the operands that need no gradient, drawn apart (dashed, grey)
+            if array.size > 1:
+                kind = "mask" if array.dtype.kind == "b" else "constant"
+                place(fn.scope, Node(f"c{id(fn)}_{i}", kind, kind, array.shape, array.dtype,
+                                     array if show_values else None))
+                constant_edges.append((f"c{id(fn)}_{i}", node_id))
+    for scope_id, (scope, inside) in members.items():
+        name, note = _composite_text(scope, inside, module_names, param_names, consumers, output)
+        place(scope.parent, Node(f"s{scope_id}", "composite", name, note=note))
+
+    consumer_scope = {}  # leaf id -> the innermost module call that reads it
+    for fn in functions:
+        for parent in fn.parents:
+            if isinstance(parent, Tensor) and id(parent) not in consumer_scope:
+                modules = [s for s in scope_chain(fn.scope) if s.kind == "module"]
+                consumer_scope[id(parent)] = modules[-1] if modules else None
+    grad_of = {id(p.grad): name for name, p in (params or {}).items() if p.grad is not None}
+    for leaf in leaves:
+        name = param_names.get(id(leaf))
+        is_param = name is not None and name != "input"
+        node = Node(f"t{id(leaf)}", "parameter" if is_param else "input", name or "input", leaf.shape, leaf.dtype,
+                    leaf.array if show_values else None,
+                    leaf.grad.array if show_grads and leaf.grad is not None else None)
+        if is_param:  # drawn inside the module that owns it
+            place(consumer_scope.get(id(leaf)), node)
+        else:
+            out.nodes.append(node)
+
+    title = f"{grad_of[id(output)]}.grad" if id(output) in grad_of else ("loss" if output.numel() == 1 else "output")
+    draws_output = focus is None or (output.creator is not None and id(output.creator) in kept)
+    if draws_output:
+        out.nodes.append(Node("output", "output", title, output.shape, output.dtype,
+                              output.array if show_values else None))
+
+    edges, stubs = set(), set()
+    for fn in functions:
+        target = representative[id(fn)]
+        for parent in fn.parents:
+            if parent is None:
+                continue
+            if isinstance(parent, Function) and id(parent) not in kept:  # (focus) what flows in: a stub
+                source = f"u{id(parent)}"
+                if source not in stubs:
+                    stubs.add(source)
+                    out.nodes.append(Node(source, "stub_in", f"from {_stub_text(parent, module_names)}", parent.shape))
+            else:
+                source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
+            if source != target and (source, target) not in edges:
+                edges.add((source, target))
+                out.edges.append(Edge(source, target, "merge" if id(fn) in merges else "data"))
+    out.edges.extend(Edge(source, target, "constant") for source, target in constant_edges)
+    if focus is not None:  # what flows out of the part: stubs toward the Functions that read it
+        for fn in functions:
+            outside = [c for c in consumers.get(id(fn), ()) if id(c) not in kept]
+            if outside and (representative[id(fn)], f"d{id(fn)}") not in edges:
+                edges.add((representative[id(fn)], f"d{id(fn)}"))
+                out.nodes.append(Node(f"d{id(fn)}", "stub_out", f"to {_stub_text(outside[0], module_names)}"))
+                out.edges.append(Edge(representative[id(fn)], f"d{id(fn)}"))
+    if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
+        out.edges.append(Edge(representative[id(output.creator)], "output"))  # gradient is drawn alone)
+    return out
+
+
+def _composite_text(scope, inside, module_names, param_names, consumers, output):
+    """A collapsed composite's name (a backward pass: what it is made of) and what its shape line says:
+    the shape of what leaves it."""
+    label = scope_title(scope, module_names)
+    if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
+        kinds = list(dict.fromkeys(primitive_name(fn) for fn in reversed(inside)))
+        label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+    # the shape of what leaves the composite: its Function read outside it (or the output)
+    inside_ids = {id(fn) for fn in inside}
+    leaving = [fn for fn in inside if fn is output.creator or any(
+        id(c) not in inside_ids for c in consumers.get(id(fn), ()))]
+    # the composite's own result is read only outside it (a weight matrix it made may be read by both)
+    result = next((fn for fn in leaving if not any(id(c) in inside_ids for c in consumers.get(id(fn), ()))),
+                  leaving[0] if leaving else inside[0])
+    shape = size_text(result.shape)
+    leaves_read = [p for fn in inside for p in fn.parents if isinstance(p, Tensor)]
+    if leaves_read and all(fn.kind == "movement" and all(
+            isinstance(p, Tensor) or id(p) in inside_ids for p in fn.parents if p is not None)
+            for fn in inside):  # only the part that reshapes a weight: say so (a backward graph reuses it)
+        shape = f"{param_names.get(id(leaves_read[0]), 'its input')} as {shape}"
+    elif not scope.name.endswith(" backward") and result is not output.creator and all(
+            _is_backward(c) for c in consumers.get(id(result), ()) if id(c) not in inside_ids):
+        shape += " (a part, read by the backward pass)"  # the composite's own output is not in the graph
+    return label, shape
