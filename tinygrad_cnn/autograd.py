@@ -22,7 +22,7 @@ from .tensor import Tensor
 _grad_enabled = True
 _scope = None  # the innermost Scope (a composite op or module call) being recorded, or None
 _anomaly_detection = False
-SMALL = 25  # results with at most this many values are kept for drawings
+SMALL = 81  # results with at most this many values (a 9x9 windows matrix) are kept for drawings
 _sequence = itertools.count()  # creation order of linked Functions: backward runs the latest first
 
 

@@ -59,6 +59,7 @@ class Description:
     font: int = 10
     show_shapes: bool = True
     show_values: bool = True
+    max_values: int = 81  # a tensor with more values shows its norm, min and max instead
     legend: str = None  # None, "kinds" (the colours of primitive kinds) or "roles" (what each node is)
     kinds: set = field(default_factory=set)  # the primitive kinds drawn
 
@@ -163,7 +164,7 @@ def _is_backward(fn):
 
 
 def describe(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
-             model=None, show_values=True, focus=None, max_depth=None, preset=None, legend=None):
+             model=None, show_values=True, focus=None, max_depth=None, preset=None, legend=None, max_values=81):
     """The Description of the graph that computed ``output`` (``draw_graph``'s arguments)."""
     if not isinstance(output, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(output).__name__}")
@@ -191,7 +192,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         direction = "LR" if len(drawn) <= 10 else "TB"
     big = len(functions) + len(leaves) > 80
     out = Description(direction=direction, font=14 if preset == "slide" else (9 if big else 10),
-                      show_shapes=show_shapes, show_values=show_values, legend=legend,
+                      show_shapes=show_shapes, show_values=show_values, max_values=max_values, legend=legend,
                       kinds={fn.kind for fn in functions})
 
     collapse = group_composites == "collapse"
@@ -236,7 +237,9 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         inline = () if role == "merge" else tuple(a for _, a in operands if a.size == 1)
         name = type(fn).__name__.lower() if role == "merge" else primitive_name(fn)
         note = f"{sum(1 for p in fn.parents if p is not None)} paths meet" if role == "merge" else None
-        place(fn.scope, Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None,
+        retained = fn.retained() if fn.retained is not None else None
+        grad = retained.grad.array if show_grads and retained is not None and retained.grad is not None else None
+        place(fn.scope, Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None, grad,
                              kind=fn.kind, axes=_axes(fn), inline=inline, note=note))
         for i, array in operands:  # the operands that need no gradient, drawn apart (dashed, grey)
             if array.size > 1:

@@ -17,20 +17,21 @@ KIND_COLOURS = {"elementwise": "#BFE3F2", "reduce": "#D9C2F0", "movement": "#E3E
                 "window": "#B8E6B8"}
 INSTALL_DOT = ("graphviz's `dot` program is not installed, so only the DOT source was written; install it "
                "(apt-get install graphviz, brew install graphviz or conda install graphviz) to get SVG or PNG")
-MAX_VALUES = 25
 
 
 def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
-               model=None, color_by_kind=False, show_values=True, focus=None, max_depth=None, preset=None):
+               model=None, color_by_kind=False, show_values=True, focus=None, max_depth=None, preset=None,
+               max_values=81):
     """A ``graphviz.Digraph`` of the graph that computed ``output``.
 
     ``params``: a dict name -> tensor (``dict(model.named_parameters())``) to label leaves;
     ``model``: also names module clusters (``Conv2d conv1``) and its parameters;
     ``group_composites``: True draws composites and module calls as nested clusters,
     "collapse" draws each composite op as one node, False draws flat primitives;
-    ``show_values``: the values of the inputs, parameters and output in their nodes (up to 25 of
-    them; a larger tensor shows its norm, min and max);
-    ``show_grads``: the same for the leaves' gradients (after backward);
+    ``show_values``: the values of the inputs, parameters, the output and every result small enough to
+    have been kept (up to ``max_values`` of them, as a matrix of aligned numbers: a 9x9 windows matrix
+    shows all 81; a larger tensor shows its norm, min and max);
+    ``show_grads``: the same for the gradients of the leaves and of tensors that retained theirs;
     ``color_by_kind``: colour primitives by kind (elementwise, reduce, movement, matmul, window),
     with a legend;
     ``focus``: draw only one part, a module (by its name in ``model``, e.g. "conv1") or a composite
@@ -43,7 +44,8 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     """
     description = describe(output, params=params, show_shapes=show_shapes, show_grads=show_grads,
                            group_composites=group_composites, direction=direction, model=model,
-                           show_values=show_values, focus=focus, max_depth=max_depth, preset=preset)
+                           show_values=show_values, focus=focus, max_depth=max_depth, preset=preset,
+                           max_values=max_values)
     return to_graphviz(description, color_by_kind)
 
 
@@ -82,15 +84,19 @@ EDGE_STYLES = {"data": {}, "merge": {"color": "#C2185B", "penwidth": "1.8"},
 def _attributes(node, description, color_by_kind):
     """The graphviz attributes (label first) of one node."""
     show_shapes = description.show_shapes
+    limit = description.max_values
+    shown = node.values is not None or node.grad is not None
     if node.role == "primitive":
-        label = node.name
-        if show_shapes:
-            values = "" if node.values is None else "<br/>" + _values_text(node.values).replace("\\l", "<br/>")
-            shape = size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
-            label = f"<<b>{label}</b><br/><font point-size='8'>{shape} {node.dtype}{values}</font>>"
+        name = node.name
         if node.inline:  # small constants (an eps, a scale) belong in the op's label
-            inline = " ".join(_values_text(a) for a in node.inline)
-            label = label.replace("</b>", f" {inline}</b>", 1) if show_shapes else f"{label} {inline}"
+            name += " " + " ".join(_number(a) for a in node.inline)
+        shape = size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
+        if show_shapes and shown:
+            label = _table_label(f"<b>{name}</b>", f"{shape} {node.dtype}", node, limit)
+        elif show_shapes:
+            label = f"<<b>{name}</b><br/><font point-size='8'>{shape} {node.dtype}</font>>"
+        else:
+            label = name
         colour = KIND_COLOURS[node.kind] if color_by_kind else OP
         return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
     if node.role == "merge":
@@ -98,9 +104,11 @@ def _attributes(node, description, color_by_kind):
         label = f"<<b>{node.name}</b><br/><font point-size='8'>{detail}{node.note}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,filled,bold", "fillcolor": MERGE}
     if node.role in ("constant", "mask"):
-        text = f"{node.name}\n{size_text(node.shape)}" + (f"\n{_values_text(node.values)}"
-                                                         if node.values is not None else "")
-        return {"label": text, "shape": "ellipse", "style": "dashed,filled", "fillcolor": CONSTANT, "fontsize": "8"}
+        if shown:
+            return {"label": _table_label(node.name, size_text(node.shape), node, limit), "shape": "box",
+                    "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": "8"}
+        return {"label": f"{node.name}\n{size_text(node.shape)}", "shape": "ellipse", "style": "dashed,filled",
+                "fillcolor": CONSTANT, "fontsize": "8"}
     if node.role == "composite":
         label = node.name if not show_shapes else \
             f"<<b>{node.name}</b><br/><font point-size='8'>{node.note}</font>>"
@@ -108,30 +116,67 @@ def _attributes(node, description, color_by_kind):
     if node.role in ("stub_in", "stub_out"):
         label = node.name + (f"\n{size_text(node.shape)}" if node.shape is not None else "")
         return {"label": label, "shape": "note", "style": "dashed", "fontsize": "8"}
-    label = node.name  # a leaf or the output
-    if show_shapes:
-        label += f"\n{size_text(node.shape)}"
-    if node.values is not None:
-        label += "\n" + _values_text(node.values)
-    if node.grad is not None:
-        label += "\ngrad " + _values_text(node.grad)
-    if node.role == "output":
-        return {"label": label, "shape": "ellipse", "style": "filled,bold", "fillcolor": OUTPUT}
-    return {"label": label, "shape": "ellipse", "style": "filled",
-            "fillcolor": PARAMETER if node.role == "parameter" else TENSOR}
+    colour = {"output": OUTPUT, "parameter": PARAMETER}.get(node.role, TENSOR)  # a leaf or the output
+    style = "filled,bold" if node.role == "output" else "filled"
+    if shown:
+        label = _table_label(f"<b>{node.name}</b>", size_text(node.shape) if show_shapes else "", node, limit)
+        return {"label": label, "shape": "box", "style": "rounded," + style, "fillcolor": colour}
+    label = node.name + (f"\n{size_text(node.shape)}" if show_shapes else "")
+    return {"label": label, "shape": "ellipse", "style": style, "fillcolor": colour}
 
 
-def _values_text(array):
-    """Up to 25 values as nested lists, else the norm, min and max (a picture must stay readable)."""
+def _table_label(title, shape, node, limit):
+    """An HTML-like label: the title, the shape line, then the values (and the gradient) as aligned numbers."""
+    rows = [f"<tr><td>{title}</td></tr>"]
+    if shape:
+        rows.append(f"<tr><td><font point-size='8'>{shape}</font></td></tr>")
+    for caption, array in (("", node.values), ("grad", node.grad)):
+        if array is None:
+            continue
+        if caption:
+            rows.append(f"<tr><td><font point-size='8'>{caption}</font></td></tr>")
+        rows.append(f"<tr><td>{_values_html(array, limit)}</td></tr>")
+    return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>>"
+
+
+def _number(array):
+    """One value, compactly: 4, -0.5, 1e-05."""
+    value = float(backend.to_numpy(array).reshape(-1)[0])
+    return f"{value:.4g}"
+
+
+def _values_html(array, limit):
+    """Up to ``limit`` values as a table of right-aligned monospace numbers, laid out as the tensor's
+    matrix (size-1 axes dropped; more than two axes: the first half down, the rest across; a long
+    vector wrapped in rows of 9); more values: the norm, min and max."""
     np = backend.numpy_module()
     values = backend.to_numpy(array).astype("float64")
     if values.size == 1:
-        return f"{values.item():.4g}"
-    if values.size <= MAX_VALUES:
-        values = values.reshape([n for n in values.shape if n != 1])  # size-1 axes only make it taller
-        text = np.array2string(values, precision=3, separator=" ", suppress_small=True, max_line_width=48)
-        return "\\l".join(line for line in text.splitlines() if line.strip())
-    return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
+        return f"<font face='monospace'>{values.item():.4g}</font>"
+    if values.size > limit:
+        return (f"<font point-size='8'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
+                f"max {values.max():.3g}</font>")
+    matrix = values.reshape([n for n in values.shape if n != 1])
+    if matrix.ndim == 1:
+        matrix = matrix[None] if matrix.size <= 12 else np.pad(matrix, (0, -matrix.size % 9),
+                                                               constant_values=np.nan).reshape(-1, 9)
+    elif matrix.ndim > 2:  # the first half of the axes down, the second half across: im2col's windows as 9x9
+        half = matrix.ndim // 2
+        matrix = matrix.reshape(int(np.prod(matrix.shape[:half])), -1)
+    finite = matrix[np.isfinite(matrix)]
+    whole = bool(np.all(finite == np.round(finite)))
+
+    def cell(i, v):
+        if i >= values.size:
+            return "<td></td>"  # the end of a wrapped vector's last row
+        text = f"{v:.0f}" if whole and np.isfinite(v) else f"{v:.3g}"
+        return f"<td align='right'>&nbsp;{'0' if text == '-0' else text}</td>"  # at least a space apart
+
+    width = matrix.shape[1]
+    rows = "".join("<tr>" + "".join(cell(r * width + c, v) for c, v in enumerate(row)) + "</tr>"
+                   for r, row in enumerate(matrix))
+    return (f"<font face='monospace' point-size='9'><table border='0' cellborder='0' cellspacing='0' "
+            f"cellpadding='1'>{rows}</table></font>")
 
 
 def _legend(graph, kinds):
