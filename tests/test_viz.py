@@ -196,10 +196,11 @@ def test_every_operand_is_drawn_constants_apart_and_small_ones_inline():
     x = tg.randn(1, 1, 5, 5, requires_grad=True)
     conv(x).sum().backward(create_graph=True)
     source = viz.draw_graph(x.grad, params={"input": x, **dict(conv.named_parameters())}).source
-    constants = re.findall(r"^\s*(c\w+) \[label=<<table .*?<tr><td>constant</td></tr><tr><td><font point-size='8'>9x1<",
-                           source, re.M)
-    assert len(constants) == 1  # the upstream gradient of the matmul that makes dX's windows
-    assert re.search(rf"^\s*{constants[0]} -> f\w+ \[color=\"#999999\" style=dashed\]", source, re.M)
+    constants = re.findall(r"^\s*(c\w+) \[label=<<table .*?<b>dY</b> <font point-size='8'>d loss / d out of "
+                           r"conv2d k=3 s=1 p=0</font></td></tr><tr><td><font point-size='8'>9x1<", source, re.M)
+    assert len(constants) == 1  # the upstream gradient, named, at the matmul that makes dX's windows
+    assert re.search(rf"^\s*{constants[0]} -> f\w+ \[label=left color=\"#999999\" fontcolor=\"#555555\" "
+                     rf"fontsize=8 style=dashed\]", source, re.M)  # dY is the product's left operand
     bn = nn.BatchNorm2d(2)
     forward = viz.draw_graph(bn(tg.randn(4, 2, 3, 3, requires_grad=True)).relu().sum()).source
     assert "<b>add 1e-05</b>" in forward  # batch norm's eps, inline
@@ -256,3 +257,24 @@ def test_one_description_decides_what_every_renderer_draws():
     for node in drawing.nodes:
         assert re.search(rf"^\s*{node.id} \[", source, re.M), node
     assert len(re.findall(r"^\s*\w+ -> \w+", source, re.M)) == len(drawing.edges)
+
+
+def test_operands_are_drawn_by_role():
+    image = tg.randn(1, 1, 5, 5, requires_grad=True)
+    kernel = nn.Parameter(tg.randn(1, 1, 3, 3))
+    upstream = tg.randn(1, 1, 3, 3)
+    F.conv2d(image, kernel).backward(upstream, create_graph=True)
+    names = {"image": image, "filter": kernel}
+    dx, drawing = describe.describe(image.grad, params=names), describe.describe(kernel.grad, params=names)
+    roles = {node.name: node.role for node in dx.nodes + drawing.nodes}
+    assert roles["image"] == "input" and roles["filter"] == "parameter"  # any non-Parameter leaf is an input
+    assert roles["dY"] == "upstream" and roles["reshape: X_cols (saved)"] == "primitive"
+    dy = next(node for node in drawing.nodes if node.role == "upstream")
+    assert dy.note == "d loss / d out of conv2d k=3 s=1 p=0" and dy.shape == (9, 1)  # dY as a column
+    assert dy.values.reshape(-1).tolist() == upstream.numpy().reshape(-1).tolist()
+    product = {(e.source, e.operand) for e in drawing.edges if e.operand}
+    assert {operand for _, operand in product} == {"left", "right"}  # dW = X_cols^T (left) . dY (right)
+    source = viz.draw_graph(kernel.grad, params={"image": image, "filter": kernel}).source
+    assert re.search(r'label=<<table.*<b>image</b>.*fillcolor="#FFB366"', source)  # orange, an input
+    collapsed = describe.describe(image.grad, params={"image": image}, group_composites="collapse")
+    assert any(node.role == "upstream" for node in collapsed.nodes)  # dY stays in the collapsed view

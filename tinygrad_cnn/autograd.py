@@ -112,14 +112,15 @@ def is_anomaly_enabled():
 class Scope:
     """A composite op or module call in progress; Functions created inside remember it (for drawing)."""
 
-    __slots__ = ("parent", "kind", "name", "args", "owner")
+    __slots__ = ("parent", "kind", "name", "args", "owner", "upstream")
 
-    def __init__(self, parent, kind, name, args, owner):
+    def __init__(self, parent, kind, name, args, owner, upstream=None):
         self.parent = parent
         self.kind = kind  # "function" or "module"
         self.name = name
         self.args = args  # a tuple of (key, value) pairs, formatted only when drawn
-        self.owner = owner  # the Module object for module calls
+        self.owner = owner  # the Module object for module calls; the forward Function for a backward pass
+        self.upstream = upstream  # a backward pass's incoming gradient where it is a constant (dY), for drawings
 
 
 class scope(contextlib.ContextDecorator):
@@ -361,7 +362,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if fn.retained is not None and fn.retained() is not None:
                 fn.retained().grad = grad if create_graph else Tensor._from_array(grad.array)
             if create_graph:  # group the ops of each backward pass, for drawings of the backward graph
-                _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), None)
+                upstream = None if grad.requires_grad else grad.array
+                _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), fn, upstream)
             input_grads = fn.backward(grad)
             if _anomaly_detection:
                 _check_finite(fn, input_grads)

@@ -10,6 +10,7 @@ renderer shows the same graph.
 from dataclasses import dataclass, field
 
 from ..autograd import Function, scope_chain
+from ..nn.parameter import Parameter
 from ..tensor import Tensor
 
 HIDDEN_DEFAULTS = {"d": (1, 1), "g": 1}  # composite arguments left out of cluster titles when default
@@ -19,8 +20,9 @@ AXES = {"rows": "N,OH,OW,KH,KW,C", "kernel": "KH,KW,N,OH,OW,C", "columns": "KH,K
 @dataclass
 class Node:
     """One drawn node. ``role``: primitive, merge (paths meet outside any composite), composite (a
-    collapsed one), constant or mask (an operand that needs no gradient), input, parameter, output,
-    stub_in / stub_out (what flows into and out of a focused part)."""
+    collapsed one), constant or mask (an operand that needs no gradient), upstream (the gradient a
+    backward pass starts from, dY), input (any leaf that is not an ``nn.Parameter``), parameter,
+    output, stub_in / stub_out (what flows into and out of a focused part)."""
 
     id: str
     role: str
@@ -48,6 +50,7 @@ class Edge:
     source: str
     target: str
     style: str = "data"  # data, merge (a path into a merge), constant (an operand that needs no gradient)
+    operand: str = None  # "left" or "right" for the two operands of a matrix product
 
 
 @dataclass
@@ -133,6 +136,29 @@ def _module_and_param_names(params, model):
     for name, p in (params or {}).items():
         param_names[id(p)] = name
     return module_names, param_names
+
+
+def _saved_name(fn, name):
+    """A forward result that a backward pass reads: 'reshape: X_cols (saved)' for the windows matrix
+    (im2col's result, or a reshape or permute of it), else 'reshape (saved)'."""
+    source = fn
+    while source is not None and type(source).__name__ != "Im2Col":
+        inner = [p for p in source.parents if isinstance(p, Function)]
+        source = inner[0] if source.kind == "movement" and len(inner) == 1 else None
+    return f"{name}: X_cols (saved)" if source is not None else f"{name} (saved)"
+
+
+def _operand(fn, i):
+    """'left' or 'right' for input ``i`` of a matrix product (whose order matters), else None."""
+    return ("left", "right")[i] if type(fn).__name__ == "MatMul" and i in (0, 1) else None
+
+
+def _upstream_text(fn, module_names):
+    """(name, note) of the constant gradient that the backward pass ``fn`` belongs to starts from."""
+    forward = fn.scope.owner
+    chain = scope_chain(forward.scope)
+    what = scope_title(chain[-1], module_names) if chain else primitive_name(forward)
+    return "dY", f"d loss / d out of {what}"
 
 
 def _constant_operands(fn):
@@ -230,23 +256,28 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
         node_id = representative[id(fn)]
+        operands = _constant_operands(fn)
+        upstream = fn.scope.upstream if fn.scope is not None else None
+        for i, array in operands:  # the operands that need no gradient, drawn apart (dashed, grey)
+            is_upstream = array is upstream and upstream is not None
+            if array.size > 1 and (node_id.startswith("f") or is_upstream):  # dY even beside a collapsed node
+                kind = "upstream" if is_upstream else "mask" if array.dtype.kind == "b" else "constant"
+                name, note = _upstream_text(fn, module_names) if is_upstream else (kind, None)
+                place(fn.scope, Node(f"c{id(fn)}_{i}", kind, name, array.shape, array.dtype,
+                                     array if show_values else None, note=note))
+                constant_edges.append((f"c{id(fn)}_{i}", node_id, _operand(fn, i) if node_id.startswith("f") else None))
         if not node_id.startswith("f"):
             continue
-        operands = _constant_operands(fn)
         role = "merge" if id(fn) in merges else "primitive"
         inline = () if role == "merge" else tuple(a for _, a in operands if a.size == 1)
         name = type(fn).__name__.lower() if role == "merge" else primitive_name(fn)
         note = f"{sum(1 for p in fn.parents if p is not None)} paths meet" if role == "merge" else None
+        if not _is_backward(fn) and any(_is_backward(c) for c in consumers.get(id(fn), ())):
+            name = _saved_name(fn, name)
         retained = fn.retained() if fn.retained is not None else None
         grad = retained.grad.array if show_grads and retained is not None and retained.grad is not None else None
         place(fn.scope, Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None, grad,
                              kind=fn.kind, axes=_axes(fn), inline=inline, note=note))
-        for i, array in operands:  # the operands that need no gradient, drawn apart (dashed, grey)
-            if array.size > 1:
-                kind = "mask" if array.dtype.kind == "b" else "constant"
-                place(fn.scope, Node(f"c{id(fn)}_{i}", kind, kind, array.shape, array.dtype,
-                                     array if show_values else None))
-                constant_edges.append((f"c{id(fn)}_{i}", node_id))
     for scope_id, (scope, inside) in members.items():
         name, note = _composite_text(scope, inside, module_names, param_names, consumers, output)
         place(scope.parent, Node(f"s{scope_id}", "composite", name, note=note))
@@ -260,7 +291,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     grad_of = {id(p.grad): name for name, p in (params or {}).items() if p.grad is not None}
     for leaf in leaves:
         name = param_names.get(id(leaf))
-        is_param = name is not None and name != "input"
+        is_param = isinstance(leaf, Parameter)  # any other leaf is an input, under the name the caller gave it
         node = Node(f"t{id(leaf)}", "parameter" if is_param else "input", name or "input", leaf.shape, leaf.dtype,
                     leaf.array if show_values else None,
                     leaf.grad.array if show_grads and leaf.grad is not None else None)
@@ -278,7 +309,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     edges, stubs = set(), set()
     for fn in functions:
         target = representative[id(fn)]
-        for parent in fn.parents:
+        for i, parent in enumerate(fn.parents):
             if parent is None:
                 continue
             if isinstance(parent, Function) and id(parent) not in kept:  # (focus) what flows in: a stub
@@ -290,8 +321,9 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
                 source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
-                out.edges.append(Edge(source, target, "merge" if id(fn) in merges else "data"))
-    out.edges.extend(Edge(source, target, "constant") for source, target in constant_edges)
+                operand = _operand(fn, i) if target.startswith("f") else None
+                out.edges.append(Edge(source, target, "merge" if id(fn) in merges else "data", operand))
+    out.edges.extend(Edge(source, target, "constant", operand) for source, target, operand in constant_edges)
     if focus is not None:  # what flows out of the part: stubs toward the Functions that read it
         for fn in functions:
             outside = [c for c in consumers.get(id(fn), ()) if id(c) not in kept]

@@ -13,6 +13,7 @@ from ..atomic import atomic_write
 from .description import describe, size_text
 
 TENSOR, PARAMETER, OUTPUT, OP, MERGE, CONSTANT = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1", "#F2F2F2"
+UPSTREAM = "#F4CCCC"  # the gradient a backward pass starts from
 KIND_COLOURS = {"elementwise": "#BFE3F2", "reduce": "#D9C2F0", "movement": "#E3E3E3", "matmul": "#F7B7A3",
                 "window": "#B8E6B8"}
 INSTALL_DOT = ("graphviz's `dot` program is not installed, so only the DOT source was written; install it "
@@ -73,7 +74,8 @@ def to_graphviz(description, color_by_kind=False):
         for end in (edge.source, edge.target):
             if end in stubs:
                 graph.node(end, **_attributes(stubs.pop(end), description, color_by_kind))
-        graph.edge(edge.source, edge.target, **EDGE_STYLES[edge.style])
+        extra = {"label": edge.operand, "fontsize": "8", "fontcolor": "#555555"} if edge.operand else {}
+        graph.edge(edge.source, edge.target, **EDGE_STYLES[edge.style], **extra)
     return graph
 
 
@@ -109,6 +111,13 @@ def _attributes(node, description, color_by_kind):
                     "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": "8"}
         return {"label": f"{node.name}\n{size_text(node.shape)}", "shape": "ellipse", "style": "dashed,filled",
                 "fillcolor": CONSTANT, "fontsize": "8"}
+    if node.role == "upstream":
+        title = f"<b>{node.name}</b> <font point-size='8'>{node.note}</font>"
+        if shown:
+            label = _table_label(title, size_text(node.shape), node, limit)
+        else:
+            label = f"<{title}<br/><font point-size='8'>{size_text(node.shape)}</font>>"
+        return {"label": label, "shape": "box", "style": "rounded,dashed,filled", "fillcolor": UPSTREAM}
     if node.role == "composite":
         label = node.name if not show_shapes else \
             f"<<b>{node.name}</b><br/><font point-size='8'>{node.note}</font>>"
@@ -147,8 +156,8 @@ def _number(array):
 
 def _values_html(array, limit):
     """Up to ``limit`` values as a table of right-aligned monospace numbers, laid out as the tensor's
-    matrix (size-1 axes dropped; more than two axes: the first half down, the rest across; a long
-    vector wrapped in rows of 9); more values: the norm, min and max."""
+    matrix (leading size-1 axes dropped; more than two axes: the first half down, the rest across; a
+    long vector or column wrapped in rows of 9); more values: the norm, min and max."""
     np = backend.numpy_module()
     values = backend.to_numpy(array).astype("float64")
     if values.size == 1:
@@ -156,7 +165,12 @@ def _values_html(array, limit):
     if values.size > limit:
         return (f"<font point-size='8'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
                 f"max {values.max():.3g}</font>")
-    matrix = values.reshape([n for n in values.shape if n != 1])
+    shape = list(values.shape)
+    while len(shape) > 1 and shape[0] == 1:  # leading size-1 axes only: a 9x1 column stays a column
+        shape.pop(0)
+    matrix = values.reshape(shape)
+    if matrix.ndim == 2 and matrix.shape[1] == 1 and matrix.shape[0] > 12:
+        matrix = matrix[:, 0]  # a long column is wrapped like a long vector
     if matrix.ndim == 1:
         matrix = matrix[None] if matrix.size <= 12 else np.pad(matrix, (0, -matrix.size % 9),
                                                                constant_values=np.nan).reshape(-1, 9)
@@ -189,7 +203,8 @@ def _legend(graph, kinds):
 def _style_legend(graph):
     """A small box saying what each kind of node is (for slides)."""
     rows = [(TENSOR, "input"), (PARAMETER, "parameter"), (OP, "<b>composite op</b> (conv2d, ...)"),
-            (OP, "primitive"), (CONSTANT, "no gradient needed"), (MERGE, "paths meet"), (OUTPUT, "output")]
+            (OP, "primitive"), (UPSTREAM, "upstream gradient dY"), (CONSTANT, "no gradient needed"),
+            (MERGE, "paths meet"), (OUTPUT, "output")]
     cells = "".join(f"<tr><td bgcolor='{colour}'>{text}</td></tr>" for colour, text in rows)
     graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>{cells}</table>>",
                shape="plaintext")
