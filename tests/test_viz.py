@@ -138,7 +138,7 @@ def test_graph_cli(tmp_path, args):
     source = out.read_text()
     assert source.startswith("digraph")
     if "--backward" in args:  # collapsed, the backward of im2col is one node; expanded, it shows col2im
-        assert ("im2col backward" if "--collapse" in args else "<b>col2im</b>") in source
+        assert ("backward: dX = col2im(dY · Wᵀ)" if "--collapse" in args else "<b>col2im</b>") in source
 
 
 def _cluster_body(source, title):
@@ -178,7 +178,7 @@ def test_labels_name_what_the_lesson_is_about():
     assert "<b>primitives</b>" in source and "window</td>" in source  # the colours' legend
     out.backward(create_graph=True)
     collapsed = viz.draw_graph(x.grad, params={"input": x, "w": w}, group_composites="collapse").source
-    assert "im2col backward: col2im" in collapsed  # the word col2im survives collapsing
+    assert "conv2d k=3 s=1 p=0 backward: dX = col2im(dY · Wᵀ)" in collapsed  # the conv's backward, as one node
     model = LeNet5()
     loss = F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.tensor([1, 2]))
     forward = viz.draw_graph(loss, model=model, group_composites="collapse").source
@@ -278,3 +278,17 @@ def test_operands_are_drawn_by_role():
     assert re.search(r'label=<<table.*<b>image</b>.*fillcolor="#FFB366"', source)  # orange, an input
     collapsed = describe.describe(image.grad, params={"image": image}, group_composites="collapse")
     assert any(node.role == "upstream" for node in collapsed.nodes)  # dY stays in the collapsed view
+
+
+def test_backward_graphs_are_grouped_by_the_forward_module_whose_gradient_they_compute():
+    model = LeNet5()
+    x = tg.randn(2, 1, 28, 28, requires_grad=True)
+    F.cross_entropy(model(x), tg.tensor([3, 7])).backward(create_graph=True)
+    drawing = describe.describe(x.grad, model=model, params={"input": x}, group_composites="collapse")
+    titles = {c.title for c in drawing.clusters.values()}
+    assert {"LeNet5 backward", "Conv2d conv1 backward", "MaxPool2d pool2 backward", "Linear fc1 backward"} <= titles
+    conv1 = next(n for n in drawing.nodes if n.name.startswith("conv2d k=5 s=1 p=2 backward")
+                 and [drawing.clusters[c].title for c in n.cluster][-1] == "Conv2d conv1 backward")
+    assert conv1.name.endswith("dX = col2im(dY · Wᵀ), dW = X_colsᵀ · dY") and conv1.note == "2x1x28x28"
+    part = describe.describe(x.grad, model=model, focus="conv1")  # a module's focus takes in its backward too
+    assert any(n.name == "col2im" for n in part.nodes)

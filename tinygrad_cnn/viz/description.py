@@ -9,7 +9,7 @@ renderer shows the same graph.
 """
 from dataclasses import dataclass, field
 
-from ..autograd import Function, scope_chain
+from ..autograd import Function, Scope, scope_chain
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
 
@@ -79,8 +79,48 @@ def _format_value(value):
     return str(value)
 
 
+class BackwardGroup(Scope):
+    """In a drawing of a backward graph: the backward passes of everything one forward module call or
+    composite recorded ("Conv2d conv1 backward" around "conv2d k=5 s=1 p=2 backward" around the
+    "matmul backward", "im2col backward", ... of its primitives)."""
+
+    __slots__ = ("title", "mirrored")
+
+    def __init__(self, parent, forward, title):
+        super().__init__(parent, forward.kind, forward.name + " backward", forward.args, forward.owner)
+        self.title, self.mirrored = title, forward
+
+
+def grouped_scopes(functions, module_names):
+    """The scope each Function is drawn in: its own, except that a backward pass (recorded with
+    create_graph) is placed inside BackwardGroups mirroring the modules and composites of the forward
+    Function it differentiates."""
+    mirrors, placed = {}, {}
+
+    def mirror(scope):
+        if scope is None:
+            return None
+        if id(scope) not in mirrors:
+            mirrors[id(scope)] = BackwardGroup(mirror(scope.parent), scope,
+                                               scope_title(scope, module_names) + " backward")
+        return mirrors[id(scope)]
+
+    for fn in functions:
+        scope = fn.scope
+        if _is_backward(fn) and isinstance(scope.owner, Function):
+            key = ("pass", id(scope))
+            if key not in mirrors:
+                mirrors[key] = Scope(mirror(scope.owner.scope), scope.kind, scope.name, scope.args, scope.owner,
+                                     scope.upstream)
+            scope = mirrors[key]
+        placed[id(fn)] = scope
+    return placed
+
+
 def scope_title(scope, module_names):
     """'Conv2d conv1' for a module call, 'conv2d k=5 s=1 p=2' for a composite op."""
+    if isinstance(scope, BackwardGroup):
+        return scope.title
     if scope.kind == "module":
         name = module_names.get(id(scope.owner))
         return f"{scope.name} {name}" if name else scope.name
@@ -170,17 +210,20 @@ def _constant_operands(fn):
     return operands
 
 
-def _in_focus(fn, focus, module_names):
-    """Whether ``fn`` was recorded inside the module named ``focus`` or a composite op named ``focus``."""
-    for scope in scope_chain(fn.scope):
+def _in_focus(scope, focus, module_names):
+    """Whether a Function drawn in ``scope`` belongs to the module named ``focus`` or a composite op named
+    ``focus`` (or to the backward pass of one)."""
+    for scope in scope_chain(scope):
+        if isinstance(scope, BackwardGroup):
+            scope = scope.mirrored
         if scope.name == focus or (scope.kind == "module" and module_names.get(id(scope.owner)) == focus):
             return True
     return False
 
 
-def _stub_text(fn, module_names):
+def _stub_text(fn, scope, module_names):
     """Where a Function outside the drawn part belongs: its innermost module or composite, else its name."""
-    chain = scope_chain(fn.scope)
+    chain = scope_chain(scope)
     return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
 
 
@@ -203,8 +246,9 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     module_names, param_names = _module_and_param_names(params, model)
     functions, leaves = _walk(output)
     everything = functions
+    scope_of = grouped_scopes(everything, module_names)
     if focus is not None:
-        functions = [fn for fn in functions if _in_focus(fn, focus, module_names)]
+        functions = [fn for fn in functions if _in_focus(scope_of[id(fn)], focus, module_names)]
         if not functions:
             names = sorted({s.name for fn in everything for s in scope_chain(fn.scope)} |
                            set(module_names.values()))
@@ -214,7 +258,8 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         leaves = [leaf for leaf in leaves if id(leaf) in read]
     kept = {id(fn) for fn in functions}
     if preset == "slide":  # left to right where a row of nodes fits a slide's width, else top to bottom
-        drawn = {id(fn.scope) if fn.scope is not None and fn.scope.kind == "function" else id(fn) for fn in functions}
+        drawn = {id(scope_of[id(fn)]) if fn.scope is not None and fn.scope.kind == "function" else id(fn)
+                 for fn in functions}
         direction = "LR" if len(drawn) <= 10 else "TB"
     big = len(functions) + len(leaves) > 80
     out = Description(direction=direction, font=14 if preset == "slide" else (9 if big else 10),
@@ -225,7 +270,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     representative = {}  # function id -> the node that stands for it
     members = {}  # outermost composite scope id -> (scope, the Functions inside it)
     for fn in functions:
-        chain = [s for s in scope_chain(fn.scope) if s.kind == "function"]
+        chain = [s for s in scope_chain(scope_of[id(fn)]) if s.kind == "function"]
         if collapse and chain:
             representative[id(fn)] = f"s{id(chain[0])}"
             members.setdefault(id(chain[0]), (chain[0], []))[1].append(fn)
@@ -263,7 +308,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if array.size > 1 and (node_id.startswith("f") or is_upstream):  # dY even beside a collapsed node
                 kind = "upstream" if is_upstream else "mask" if array.dtype.kind == "b" else "constant"
                 name, note = _upstream_text(fn, module_names) if is_upstream else (kind, None)
-                place(fn.scope, Node(f"c{id(fn)}_{i}", kind, name, array.shape, array.dtype,
+                place(scope_of[id(fn)], Node(f"c{id(fn)}_{i}", kind, name, array.shape, array.dtype,
                                      array if show_values else None, note=note))
                 constant_edges.append((f"c{id(fn)}_{i}", node_id, _operand(fn, i) if node_id.startswith("f") else None))
         if not node_id.startswith("f"):
@@ -276,7 +321,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             name = _saved_name(fn, name)
         retained = fn.retained() if fn.retained is not None else None
         grad = retained.grad.array if show_grads and retained is not None and retained.grad is not None else None
-        place(fn.scope, Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None, grad,
+        place(scope_of[id(fn)], Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None, grad,
                              kind=fn.kind, axes=_axes(fn), inline=inline, note=note))
     for scope_id, (scope, inside) in members.items():
         name, note = _composite_text(scope, inside, module_names, param_names, consumers, output)
@@ -286,7 +331,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
     for fn in functions:
         for parent in fn.parents:
             if isinstance(parent, Tensor) and id(parent) not in consumer_scope:
-                modules = [s for s in scope_chain(fn.scope) if s.kind == "module"]
+                modules = [s for s in scope_chain(scope_of[id(fn)]) if s.kind == "module"]
                 consumer_scope[id(parent)] = modules[-1] if modules else None
     grad_of = {id(p.grad): name for name, p in (params or {}).items() if p.grad is not None}
     for leaf in leaves:
@@ -316,7 +361,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
                 source = f"u{id(parent)}"
                 if source not in stubs:
                     stubs.add(source)
-                    out.nodes.append(Node(source, "stub_in", f"from {_stub_text(parent, module_names)}", parent.shape))
+                    out.nodes.append(Node(source, "stub_in", f"from {_stub_text(parent, scope_of[id(parent)], module_names)}", parent.shape))
             else:
                 source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
             if source != target and (source, target) not in edges:
@@ -329,18 +374,32 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             outside = [c for c in consumers.get(id(fn), ()) if id(c) not in kept]
             if outside and (representative[id(fn)], f"d{id(fn)}") not in edges:
                 edges.add((representative[id(fn)], f"d{id(fn)}"))
-                out.nodes.append(Node(f"d{id(fn)}", "stub_out", f"to {_stub_text(outside[0], module_names)}"))
+                out.nodes.append(Node(f"d{id(fn)}", "stub_out", f"to {_stub_text(outside[0], scope_of[id(outside[0])], module_names)}"))
                 out.edges.append(Edge(representative[id(fn)], f"d{id(fn)}"))
     if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
         out.edges.append(Edge(representative[id(output.creator)], "output"))  # gradient is drawn alone)
     return out
 
 
+# What the backward pass of a composite computes, in the lecture's notation (the conv multiplies the
+# windows matrix X_cols by the filter as a column W: Y = X_cols . W)
+BACKWARD_FORMULAS = {
+    "conv2d": "dX = col2im(dY · Wᵀ), dW = X_colsᵀ · dY",
+    "linear": "dX = dY · W, dW = dYᵀ · X",
+    "max_pool2d": "dX = col2im(dY routed to each window's max)",
+    "avg_pool2d": "dX = col2im(dY / window size)",
+    "relu": "dX = dY where X > 0",
+    "batch_norm": "dX, dγ, dβ through mean and var",
+}
+
+
 def _composite_text(scope, inside, module_names, param_names, consumers, output):
     """A collapsed composite's name (a backward pass: what it is made of) and what its shape line says:
     the shape of what leaves it."""
     label = scope_title(scope, module_names)
-    if scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
+    if isinstance(scope, BackwardGroup) and scope.mirrored.name in BACKWARD_FORMULAS:
+        label += ": " + BACKWARD_FORMULAS[scope.mirrored.name]
+    elif scope.name.endswith(" backward"):  # say what the backward pass is made of (col2im for im2col's)
         kinds = list(dict.fromkeys(primitive_name(fn) for fn in reversed(inside)))
         label += ": " + ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
     # the shape of what leaves the composite: its Function read outside it (or the output)

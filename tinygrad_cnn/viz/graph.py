@@ -5,8 +5,10 @@ Colours follow DeZero: tensors orange, ops light blue; parameters gold, the outp
 Where paths of the graph meet outside any composite op (a residual add, a concatenation of
 branches), the op is pink and the paths arrive on bold pink edges.
 """
+import html
 import os
 import shutil
+from dataclasses import replace
 
 from .. import backend
 from ..atomic import atomic_write
@@ -86,6 +88,9 @@ EDGE_STYLES = {"data": {}, "merge": {"color": "#C2185B", "penwidth": "1.8"},
 def _attributes(node, description, color_by_kind):
     """The graphviz attributes (label first) of one node."""
     show_shapes = description.show_shapes
+    if node.role not in ("constant", "mask", "stub_in", "stub_out"):  # text that goes into HTML-like labels
+        node = replace(node, name=html.escape(node.name, quote=False),
+                       note=None if node.note is None else html.escape(node.note, quote=False))
     limit = description.max_values
     shown = node.values is not None or node.grad is not None
     if node.role == "primitive":
@@ -156,8 +161,9 @@ def _number(array):
 
 def _values_html(array, limit):
     """Up to ``limit`` values as a table of right-aligned monospace numbers, laid out as the tensor's
-    matrix (leading size-1 axes dropped; more than two axes: the first half down, the rest across; a
-    long vector or column wrapped in rows of 9); more values: the norm, min and max."""
+    matrix (a matrix as it is, a 9x1 column as a column; other shapes without their size-1 axes, the
+    first half of the rest down and the other half across; a long vector or column wrapped in rows of
+    9); more values: the norm, min and max."""
     np = backend.numpy_module()
     values = backend.to_numpy(array).astype("float64")
     if values.size == 1:
@@ -165,10 +171,7 @@ def _values_html(array, limit):
     if values.size > limit:
         return (f"<font point-size='8'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
                 f"max {values.max():.3g}</font>")
-    shape = list(values.shape)
-    while len(shape) > 1 and shape[0] == 1:  # leading size-1 axes only: a 9x1 column stays a column
-        shape.pop(0)
-    matrix = values.reshape(shape)
+    matrix = values if values.ndim == 2 else values.reshape([n for n in values.shape if n != 1])  # (9x1 stays)
     if matrix.ndim == 2 and matrix.shape[1] == 1 and matrix.shape[0] > 12:
         matrix = matrix[:, 0]  # a long column is wrapped like a long vector
     if matrix.ndim == 1:
