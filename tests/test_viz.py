@@ -214,7 +214,7 @@ def test_focus_depth_and_slide_preset():
     params = {**dict(model.named_parameters()), "input": x}
     part = viz.draw_graph(loss, model=model, params=params, focus="conv2").source
     assert "conv2.weight" in part and "conv1.weight" not in part and "fc1" not in part
-    assert "from max_pool2d k=2 s=2 p=0" in part and "to relu" in part  # what flows in and out, as stubs
+    assert "from MaxPool2d pool1" in part and "to ReLU relu2" in part  # what flows in and out: module names
     assert "\toutput [" not in part  # the loss is not part of conv2
     assert "<b>matmul</b>" in viz.draw_graph(loss, model=model, focus="linear").source  # a composite by name
     with pytest.raises(ValueError, match="nothing in the graph belongs to 'conv9'; modules and composites: .*conv1"):
@@ -222,11 +222,10 @@ def test_focus_depth_and_slide_preset():
     shallow = viz.draw_graph(loss, model=model, max_depth=1).source
     assert shallow.count("subgraph cluster_") == 2 and "label=LeNet5" in shallow  # LeNet5 and cross_entropy
     assert '"Conv2d conv1"' not in shallow  # nothing nested deeper
-    slide = viz.draw_graph(loss, model=model, params=params, preset="slide").source
-    assert "rankdir=TB" in slide and "fontsize=14" in slide and "paths meet</td>" in slide  # 12 nodes: top to bottom
-    assert "|x|=" not in slide and "<b>conv2d k=5 s=1 p=2</b>" in slide  # collapsed, no values
     small = viz.draw_graph(loss, model=model, params=params, preset="slide", focus="conv1").source
-    assert "rankdir=LR" in small  # a part that fits a row goes left to right
+    assert "rankdir=LR" in small and "fontsize=16" in small  # a part that fits a row goes left to right
+    assert re.search(r'size="(19|20)\.\d+,11\.\d+!"', small) and "ratio=fill" in small  # stretched to fill 16:9
+    assert "paths meet" not in small and "parameter</td>" in small  # the legend names only what is drawn
 
 
 def test_small_results_show_their_values_in_the_op_node():

@@ -161,7 +161,8 @@ def build_parser():
     graph.add_argument("--focus", help="draw one part only: a module (conv1, fc2, ...) or a composite (batch_norm)")
     graph.add_argument("--depth", type=positive_int, default=None, help="draw clusters at most this many levels deep")
     graph.add_argument("--slide", action="store_true",
-                       help="a slide: collapsed, left to right where it fits, a legend, larger type, no values")
+                       help="16:9 slides (1920x1080 at readable type): summarised to fit, split by module where "
+                            "one slide is not enough (out_1.png, out_2.png, ...)")
     graph.add_argument("--out", default=None, help="output file (its suffix picks the format)")
     graph.set_defaults(run=_graph)
     return parser

@@ -59,7 +59,9 @@ class Description:
     clusters: dict = field(default_factory=dict)  # id -> Cluster
     edges: list = field(default_factory=list)
     direction: str = "TB"
-    font: int = 10
+    font: int = 10  # names (points)
+    small_font: int = 8  # shapes, notes and captions
+    number_font: int = 9  # the values
     show_shapes: bool = True
     show_values: bool = True
     max_values: int = 81  # a tensor with more values shows its norm, min and max instead
@@ -141,7 +143,7 @@ def _axes(fn):
     return AXES[layout] if layout is not None and len(fn.shape) == 6 else None
 
 
-def _walk(output):
+def walk(output):
     """Every Function reachable from ``output`` and every leaf tensor they read."""
     functions, leaves, stack, seen = [], [], [output.creator] if output.creator else [], set()
     while stack:
@@ -210,21 +212,40 @@ def _constant_operands(fn):
     return operands
 
 
+def _collapsed_unit(chain, group_composites):
+    """The scope that one node stands for: with "collapse" the outermost composite op; with "modules" the
+    module call just inside the model (the model itself where it has no submodules; outside any module,
+    the outermost composite); None: draw primitives."""
+    if group_composites == "modules":
+        modules = [s for s in chain if s.kind == "module"]
+        if modules:
+            return modules[1] if len(modules) > 1 else modules[0]
+    if group_composites in ("collapse", "modules"):
+        return next((s for s in chain if s.kind == "function"), None)
+    return None
+
+
 def _in_focus(scope, focus, module_names):
     """Whether a Function drawn in ``scope`` belongs to the module named ``focus`` or a composite op named
-    ``focus`` (or to the backward pass of one)."""
+    ``focus`` (or to the backward pass of one); ``focus`` may also be a list of such names."""
+    targets = {focus} if isinstance(focus, str) else set(focus)
     for scope in scope_chain(scope):
         if isinstance(scope, BackwardGroup):
             scope = scope.mirrored
-        if scope.name == focus or (scope.kind == "module" and module_names.get(id(scope.owner)) == focus):
+        if scope.name in targets or (scope.kind == "module" and module_names.get(id(scope.owner)) in targets):
             return True
     return False
 
 
 def _stub_text(fn, scope, module_names):
-    """Where a Function outside the drawn part belongs: its innermost module or composite, else its name."""
+    """Where a Function outside the drawn part belongs: its innermost module call ("ReLU relu1"), else its
+    outermost composite ("cross_entropy reduction=mean"), else its own name."""
     chain = scope_chain(scope)
-    return scope_title(chain[-1], module_names) if chain else type(fn).__name__.lower()
+    modules = [s for s in chain if s.kind == "module"]
+    if len(modules) > 1 or (modules and len(chain) == len(modules)):
+        return scope_title(modules[-1], module_names)
+    composites = [s for s in chain if s.kind != "module"]
+    return scope_title(composites[0], module_names) if composites else type(fn).__name__.lower()
 
 
 def _is_backward(fn):
@@ -233,18 +254,16 @@ def _is_backward(fn):
 
 
 def describe(output, params=None, show_shapes=True, show_grads=False, group_composites=True, direction="TB",
-             model=None, show_values=True, focus=None, max_depth=None, preset=None, legend=None, max_values=81):
-    """The Description of the graph that computed ``output`` (``draw_graph``'s arguments)."""
+             model=None, show_values=True, focus=None, max_depth=None, legend=None, max_values=81,
+             show_params=True):
+    """The Description of the graph that computed ``output`` (``draw_graph``'s arguments; ``show_params=False``
+    leaves the parameters out, to summarise a large graph)."""
     if not isinstance(output, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(output).__name__}")
-    if preset not in (None, "slide"):
-        raise ValueError(f"draw_graph: preset must be None or 'slide', got {preset!r}")
-    if preset == "slide":
-        group_composites, show_values, legend = "collapse", False, "roles"
     if direction not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: direction must be TB or LR, got {direction!r}")
     module_names, param_names = _module_and_param_names(params, model)
-    functions, leaves = _walk(output)
+    functions, leaves = walk(output)
     everything = functions
     scope_of = grouped_scopes(everything, module_names)
     if focus is not None:
@@ -257,23 +276,19 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         read = {id(p) for fn in functions for p in fn.parents if isinstance(p, Tensor)}
         leaves = [leaf for leaf in leaves if id(leaf) in read]
     kept = {id(fn) for fn in functions}
-    if preset == "slide":  # left to right where a row of nodes fits a slide's width, else top to bottom
-        drawn = {id(scope_of[id(fn)]) if fn.scope is not None and fn.scope.kind == "function" else id(fn)
-                 for fn in functions}
-        direction = "LR" if len(drawn) <= 10 else "TB"
     big = len(functions) + len(leaves) > 80
-    out = Description(direction=direction, font=14 if preset == "slide" else (9 if big else 10),
+    out = Description(direction=direction, font=9 if big else 10,
                       show_shapes=show_shapes, show_values=show_values, max_values=max_values, legend=legend,
                       kinds={fn.kind for fn in functions})
 
-    collapse = group_composites == "collapse"
+    collapse = group_composites in ("collapse", "modules")
     representative = {}  # function id -> the node that stands for it
-    members = {}  # outermost composite scope id -> (scope, the Functions inside it)
+    members = {}  # id of the scope drawn as one node -> (scope, the Functions inside it)
     for fn in functions:
-        chain = [s for s in scope_chain(scope_of[id(fn)]) if s.kind == "function"]
-        if collapse and chain:
-            representative[id(fn)] = f"s{id(chain[0])}"
-            members.setdefault(id(chain[0]), (chain[0], []))[1].append(fn)
+        unit = _collapsed_unit(scope_chain(scope_of[id(fn)]), group_composites)
+        if unit is not None:
+            representative[id(fn)] = f"s{id(unit)}"
+            members.setdefault(id(unit), (unit, []))[1].append(fn)
         else:
             representative[id(fn)] = f"f{id(fn)}"
 
@@ -334,6 +349,9 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
                 modules = [s for s in scope_chain(scope_of[id(fn)]) if s.kind == "module"]
                 consumer_scope[id(parent)] = modules[-1] if modules else None
     grad_of = {id(p.grad): name for name, p in (params or {}).items() if p.grad is not None}
+    if not show_params:
+        leaves = [leaf for leaf in leaves if not isinstance(leaf, Parameter)]
+    drawn_leaves = {id(leaf) for leaf in leaves}
     for leaf in leaves:
         name = param_names.get(id(leaf))
         is_param = isinstance(leaf, Parameter)  # any other leaf is an input, under the name the caller gave it
@@ -361,7 +379,10 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
                 source = f"u{id(parent)}"
                 if source not in stubs:
                     stubs.add(source)
-                    out.nodes.append(Node(source, "stub_in", f"from {_stub_text(parent, scope_of[id(parent)], module_names)}", parent.shape))
+                    where = _stub_text(parent, scope_of[id(parent)], module_names)
+                    out.nodes.append(Node(source, "stub_in", f"from {where}", parent.shape))
+            elif isinstance(parent, Tensor) and id(parent) not in drawn_leaves:
+                continue
             else:
                 source = f"t{id(parent)}" if isinstance(parent, Tensor) else representative[id(parent)]
             if source != target and (source, target) not in edges:
@@ -391,6 +412,9 @@ BACKWARD_FORMULAS = {
     "relu": "dX = dY where X > 0",
     "batch_norm": "dX, dγ, dβ through mean and var",
 }
+BACKWARD_FORMULAS.update({"Conv2d": BACKWARD_FORMULAS["conv2d"], "Linear": BACKWARD_FORMULAS["linear"],
+                          "MaxPool2d": BACKWARD_FORMULAS["max_pool2d"], "AvgPool2d": BACKWARD_FORMULAS["avg_pool2d"],
+                          "ReLU": BACKWARD_FORMULAS["relu"], "BatchNorm2d": BACKWARD_FORMULAS["batch_norm"]})
 
 
 def _composite_text(scope, inside, module_names, param_names, consumers, output):

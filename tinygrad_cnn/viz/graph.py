@@ -40,15 +40,22 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     ``focus``: draw only one part, a module (by its name in ``model``, e.g. "conv1") or a composite
     op (e.g. "batch_norm"), with what flows in and out as small stubs;
     ``max_depth``: draw clusters only this many levels deep (deeper ones are merged into their parent);
-    ``preset="slide"``: for a slide: composites collapsed, left to right where a row fits (else top to
-    bottom), a legend of the kinds of node, larger type, no values.
+    ``preset="slide"``: one 16:9 slide, 1920x1080 pixels at type that stays readable (``slides.slide``:
+    composites collapsed, summarised as far as needed to fit, never shrunk; ``slides.slides`` splits
+    a graph too large for one).
 
     What is drawn is decided by ``description.describe``; this function renders it with graphviz.
     """
+    if preset not in (None, "slide"):
+        raise ValueError(f"draw_graph: preset must be None or 'slide', got {preset!r}")
+    if preset == "slide":
+        from .slides import slide
+        return slide(output, params=params, show_shapes=show_shapes, show_grads=show_grads, model=model,
+                     show_values=show_values, focus=focus, max_depth=max_depth, max_values=max_values,
+                     group_composites="collapse" if group_composites is True else group_composites)
     description = describe(output, params=params, show_shapes=show_shapes, show_grads=show_grads,
                            group_composites=group_composites, direction=direction, model=model,
-                           show_values=show_values, focus=focus, max_depth=max_depth, preset=preset,
-                           max_values=max_values)
+                           show_values=show_values, focus=focus, max_depth=max_depth, max_values=max_values)
     return to_graphviz(description, color_by_kind)
 
 
@@ -70,13 +77,14 @@ def to_graphviz(description, color_by_kind=False):
     if color_by_kind:
         _legend(graph, description.kinds)
     if description.legend == "roles":
-        _style_legend(graph)
+        _style_legend(graph, {node.role for node in description.nodes})
     stubs = {n.id: n for n in description.nodes if n.role in ("stub_in", "stub_out")}
     for edge in description.edges:
         for end in (edge.source, edge.target):
             if end in stubs:
                 graph.node(end, **_attributes(stubs.pop(end), description, color_by_kind))
-        extra = {"label": edge.operand, "fontsize": "8", "fontcolor": "#555555"} if edge.operand else {}
+        extra = {"label": edge.operand, "fontsize": str(description.small_font), "fontcolor": "#555555"} \
+            if edge.operand else {}
         graph.edge(edge.source, edge.target, **EDGE_STYLES[edge.style], **extra)
     return graph
 
@@ -88,10 +96,10 @@ EDGE_STYLES = {"data": {}, "merge": {"color": "#C2185B", "penwidth": "1.8"},
 def _attributes(node, description, color_by_kind):
     """The graphviz attributes (label first) of one node."""
     show_shapes = description.show_shapes
+    small = description.small_font
     if node.role not in ("constant", "mask", "stub_in", "stub_out"):  # text that goes into HTML-like labels
         node = replace(node, name=html.escape(node.name, quote=False),
                        note=None if node.note is None else html.escape(node.note, quote=False))
-    limit = description.max_values
     shown = node.values is not None or node.grad is not None
     if node.role == "primitive":
         name = node.name
@@ -99,57 +107,58 @@ def _attributes(node, description, color_by_kind):
             name += " " + " ".join(_number(a) for a in node.inline)
         shape = size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
         if show_shapes and shown:
-            label = _table_label(f"<b>{name}</b>", f"{shape} {node.dtype}", node, limit)
+            label = _table_label(f"<b>{name}</b>", f"{shape} {node.dtype}", node, description)
         elif show_shapes:
-            label = f"<<b>{name}</b><br/><font point-size='8'>{shape} {node.dtype}</font>>"
+            label = f"<<b>{name}</b><br/><font point-size='{small}'>{shape} {node.dtype}</font>>"
         else:
             label = name
         colour = KIND_COLOURS[node.kind] if color_by_kind else OP
         return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
     if node.role == "merge":
         detail = f"{size_text(node.shape)} {node.dtype}<br/>" if show_shapes else ""
-        label = f"<<b>{node.name}</b><br/><font point-size='8'>{detail}{node.note}</font>>"
+        label = f"<<b>{node.name}</b><br/><font point-size='{small}'>{detail}{node.note}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,filled,bold", "fillcolor": MERGE}
     if node.role in ("constant", "mask"):
         if shown:
-            return {"label": _table_label(node.name, size_text(node.shape), node, limit), "shape": "box",
-                    "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": "8"}
+            return {"label": _table_label(node.name, size_text(node.shape), node, description), "shape": "box",
+                    "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": str(small)}
         return {"label": f"{node.name}\n{size_text(node.shape)}", "shape": "ellipse", "style": "dashed,filled",
-                "fillcolor": CONSTANT, "fontsize": "8"}
+                "fillcolor": CONSTANT, "fontsize": str(small)}
     if node.role == "upstream":
-        title = f"<b>{node.name}</b> <font point-size='8'>{node.note}</font>"
+        title = f"<b>{node.name}</b> <font point-size='{small}'>{node.note}</font>"
         if shown:
-            label = _table_label(title, size_text(node.shape), node, limit)
+            label = _table_label(title, size_text(node.shape), node, description)
         else:
-            label = f"<{title}<br/><font point-size='8'>{size_text(node.shape)}</font>>"
+            label = f"<{title}<br/><font point-size='{small}'>{size_text(node.shape)}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,dashed,filled", "fillcolor": UPSTREAM}
     if node.role == "composite":
         label = node.name if not show_shapes else \
-            f"<<b>{node.name}</b><br/><font point-size='8'>{node.note}</font>>"
+            f"<<b>{node.name}</b><br/><font point-size='{small}'>{node.note}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,filled,bold", "fillcolor": OP}
     if node.role in ("stub_in", "stub_out"):
         label = node.name + (f"\n{size_text(node.shape)}" if node.shape is not None else "")
-        return {"label": label, "shape": "note", "style": "dashed", "fontsize": "8"}
+        return {"label": label, "shape": "note", "style": "dashed", "fontsize": str(small)}
     colour = {"output": OUTPUT, "parameter": PARAMETER}.get(node.role, TENSOR)  # a leaf or the output
     style = "filled,bold" if node.role == "output" else "filled"
     if shown:
-        label = _table_label(f"<b>{node.name}</b>", size_text(node.shape) if show_shapes else "", node, limit)
+        label = _table_label(f"<b>{node.name}</b>", size_text(node.shape) if show_shapes else "", node, description)
         return {"label": label, "shape": "box", "style": "rounded," + style, "fillcolor": colour}
     label = node.name + (f"\n{size_text(node.shape)}" if show_shapes else "")
     return {"label": label, "shape": "ellipse", "style": style, "fillcolor": colour}
 
 
-def _table_label(title, shape, node, limit):
+def _table_label(title, shape, node, description):
     """An HTML-like label: the title, the shape line, then the values (and the gradient) as aligned numbers."""
+    small = description.small_font
     rows = [f"<tr><td>{title}</td></tr>"]
     if shape:
-        rows.append(f"<tr><td><font point-size='8'>{shape}</font></td></tr>")
+        rows.append(f"<tr><td><font point-size='{small}'>{shape}</font></td></tr>")
     for caption, array in (("", node.values), ("grad", node.grad)):
         if array is None:
             continue
         if caption:
-            rows.append(f"<tr><td><font point-size='8'>{caption}</font></td></tr>")
-        rows.append(f"<tr><td>{_values_html(array, limit)}</td></tr>")
+            rows.append(f"<tr><td><font point-size='{small}'>{caption}</font></td></tr>")
+        rows.append(f"<tr><td>{_values_html(array, description)}</td></tr>")
     return f"<<table border='0' cellborder='0' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>>"
 
 
@@ -159,17 +168,18 @@ def _number(array):
     return f"{value:.4g}"
 
 
-def _values_html(array, limit):
+def _values_html(array, description):
     """Up to ``limit`` values as a table of right-aligned monospace numbers, laid out as the tensor's
     matrix (a matrix as it is, a 9x1 column as a column; other shapes without their size-1 axes, the
     first half of the rest down and the other half across; a long vector or column wrapped in rows of
     9); more values: the norm, min and max."""
     np = backend.numpy_module()
+    small, numbers, limit = description.small_font, description.number_font, description.max_values
     values = backend.to_numpy(array).astype("float64")
     if values.size == 1:
-        return f"<font face='monospace'>{values.item():.4g}</font>"
+        return f"<font face='monospace' point-size='{numbers}'>{values.item():.4g}</font>"
     if values.size > limit:
-        return (f"<font point-size='8'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
+        return (f"<font point-size='{small}'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
                 f"max {values.max():.3g}</font>")
     matrix = values if values.ndim == 2 else values.reshape([n for n in values.shape if n != 1])  # (9x1 stays)
     if matrix.ndim == 2 and matrix.shape[1] == 1 and matrix.shape[0] > 12:
@@ -192,7 +202,7 @@ def _values_html(array, limit):
     width = matrix.shape[1]
     rows = "".join("<tr>" + "".join(cell(r * width + c, v) for c, v in enumerate(row)) + "</tr>"
                    for r, row in enumerate(matrix))
-    return (f"<font face='monospace' point-size='9'><table border='0' cellborder='0' cellspacing='0' "
+    return (f"<font face='monospace' point-size='{numbers}'><table border='0' cellborder='0' cellspacing='0' "
             f"cellpadding='1'>{rows}</table></font>")
 
 
@@ -203,12 +213,13 @@ def _legend(graph, kinds):
                          f"<tr><td><b>primitives</b></td></tr>{rows}</table>>", shape="plaintext")
 
 
-def _style_legend(graph):
-    """A small box saying what each kind of node is (for slides)."""
-    rows = [(TENSOR, "input"), (PARAMETER, "parameter"), (OP, "<b>composite op</b> (conv2d, ...)"),
-            (OP, "primitive"), (UPSTREAM, "upstream gradient dY"), (CONSTANT, "no gradient needed"),
-            (MERGE, "paths meet"), (OUTPUT, "output")]
-    cells = "".join(f"<tr><td bgcolor='{colour}'>{text}</td></tr>" for colour, text in rows)
+def _style_legend(graph, roles):
+    """A small box saying what each kind of node in the drawing is (for slides): only the kinds present."""
+    rows = [("input", TENSOR, "input"), ("parameter", PARAMETER, "parameter"),
+            ("composite", OP, "<b>composite op</b> (conv2d, ...)"), ("primitive", OP, "primitive"),
+            ("upstream", UPSTREAM, "upstream gradient dY"), ("constant", CONSTANT, "no gradient needed"),
+            ("mask", CONSTANT, "mask (no gradient)"), ("merge", MERGE, "paths meet"), ("output", OUTPUT, "output")]
+    cells = "".join(f"<tr><td bgcolor='{colour}'>{text}</td></tr>" for role, colour, text in rows if role in roles)
     graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>{cells}</table>>",
                shape="plaintext")
 
@@ -230,7 +241,7 @@ def _emit_clusters(graph, nodes, description, color_by_kind):
                 continue
             cluster = description.clusters[cluster_id]
             with target.subgraph(name=cluster_id) as box:
-                box.attr(label=cluster.title, labeljust="l", fontsize="10",
+                box.attr(label=cluster.title, labeljust="l", fontsize=str(description.font),
                          style="rounded" if cluster.is_module else "rounded,dashed",
                          color="#7A7A7A" if cluster.is_module else "#4A90C2",
                          bgcolor="#FAFAFA" if cluster.is_module else "#F0F7FC")
@@ -307,10 +318,17 @@ def graph_command(args):
     if os.path.splitext(out_path)[1].lstrip(".") != fmt:
         out_path = os.path.splitext(out_path)[0] + "." + fmt
     output, model, params = example_graph(args.model, args.backward)
-    graph = draw_graph(output, params=params, model=model, group_composites="collapse" if args.collapse else True,
-                       direction=args.direction, focus=args.focus, max_depth=args.depth,
-                       preset="slide" if args.slide else None)
-    written = save(graph, out_path)
     what = "backward pass (the graph of the input's gradient)" if args.backward else "forward pass"
+    if args.slide:  # as many 16:9 slides as the graph needs: out.png, or out_1.png, out_2.png, ...
+        from .slides import slides
+        parts = slides(output, params=params, model=model, focus=args.focus, max_depth=args.depth)
+        stem, suffix = os.path.splitext(out_path)
+        for i, (title, graph) in enumerate(parts, 1):
+            written = save(graph, out_path if len(parts) == 1 else f"{stem}_{i}{suffix}")
+            print(f"wrote {written}: the {what} of {args.model}" + (f" ({title})" if len(parts) > 1 else ""))
+        return 0
+    graph = draw_graph(output, params=params, model=model, group_composites="collapse" if args.collapse else True,
+                       direction=args.direction, focus=args.focus, max_depth=args.depth)
+    written = save(graph, out_path)
     print(f"wrote {written}: the {what} of {args.model}")
     return 0

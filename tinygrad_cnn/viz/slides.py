@@ -1,0 +1,146 @@
+"""Drawings for 16:9 slides: 1920x1080 pixels, names at 21 px and numbers at 15 px, never shrunk.
+
+A graph is laid out at the slide's type sizes, measured with graphviz, and kept only if it fits the
+slide at that scale; it is then stretched (node positions only, never the type) to fill 16:9
+exactly. A graph that does not fit is *summarised*, step by step (top to bottom instead of left to
+right; no numbers, only shapes; each module call as one node; no parameter nodes; fewer nested
+clusters), and one that
+still does not fit is *split*: ``slides`` puts as many consecutive top-level modules of the model on
+each slide as fit, with stubs where they meet the rest.
+"""
+import re
+
+from ..autograd import Function, scope_chain
+from .description import describe, walk
+from .graph import dot_available, to_graphviz
+
+WIDTH, HEIGHT, DPI = 1920, 1080, 96
+INCHES = (WIDTH / DPI, HEIGHT / DPI)  # 20 x 11.25
+NAME_POINTS, SMALL_POINTS, NUMBER_POINTS = 16, 12, 11  # 21, 16 and 15 px at 96 dpi
+
+
+class DoesNotFit(ValueError):
+    """A part of the graph is too large for one slide even summarised (or a model to split it by is missing)."""
+
+
+def natural_size(graph):
+    """The layout's size in inches at scale 1 (graphviz's plain output), or None without ``dot``."""
+    if not dot_available():
+        return None
+    first = graph.pipe(format="plain").decode("utf-8").splitlines()[0]
+    _, scale, width, height = first.split()[:4]
+    return float(width), float(height)
+
+
+def _ladder(kwargs):
+    """Ever more summarised versions of the drawing's arguments, most detailed first: left to right, then
+    top to bottom; numbers, then shapes only; composites as nodes, then whole module calls, then without
+    the parameters' nodes; fewer levels of nested clusters."""
+    values = kwargs.pop("show_values", True)
+    grouping = kwargs.pop("group_composites", "collapse")
+    depths = [kwargs.pop("max_depth", None)]
+    depths += [d for d in (2, 1) if depths[0] is None or d < depths[0]]
+    levels = [(grouping, True, True), (grouping, False, True)] if values else [(grouping, False, True)]
+    if grouping == "collapse":
+        levels += [("modules", False, True), ("modules", False, False)]
+    for depth in depths:
+        for group, show_values, show_params in levels:
+            for direction in ("LR", "TB"):
+                yield dict(kwargs, group_composites=group, show_values=show_values, show_params=show_params,
+                           max_depth=depth, direction=direction)
+
+
+def slide(output, **kwargs):
+    """One 16:9 slide (a ``graphviz.Digraph``) of the graph that computed ``output``, summarised as far as
+    needed to fit at full type size; raises DoesNotFit where no summary fits. ``kwargs`` are
+    ``draw_graph``'s (params, model, group_composites, focus, show_grads, max_values, ...)."""
+    tried = []
+    for attempt in _ladder(dict(kwargs)):
+        description = describe(output, legend="roles", **attempt)
+        description.font, description.small_font, description.number_font = NAME_POINTS, SMALL_POINTS, NUMBER_POINTS
+        graph = _with_corners(to_graphviz(description))
+        size = natural_size(graph)
+        if size is None:  # no dot to measure with: the most detailed version, unchecked
+            return _fill(graph, INCHES)
+        if size[0] <= INCHES[0] and size[1] <= INCHES[1] and _stretch(graph):
+            return graph
+        tried.append(size)
+    sizes = ", ".join(f"{w:.1f}x{h:.1f}" for w, h in tried[-2:])
+    raise DoesNotFit(f"slide: the graph is {sizes} inches even summarised, more than a {INCHES[0]:g}x{INCHES[1]:g} "
+                     f"inch slide; draw it with slides(...), which splits it by module, or focus on a part")
+
+
+def _with_corners(graph):
+    """Two invisible points, one rank apart, beside the drawing: stretching the node positions to fill the
+    slide then widens (and heightens) even a drawing that is a single column (or row) of nodes."""
+    for name in ("slide_corner_a", "slide_corner_b"):
+        graph.node(name, "", shape="point", style="invis", width="0.01")
+    graph.edge("slide_corner_a", "slide_corner_b", style="invis")
+    return graph
+
+
+def _stretch(graph):
+    """Fill the slide: positions are stretched to 16:9's full size; what does not scale (the nodes
+    themselves) may overshoot a little, which rendering takes back uniformly. Accept at most 2% of that
+    (type stays at least 98% of its size: names 20.9 px, numbers 14.4 px)."""
+    filled = natural_size(_fill(graph, INCHES))
+    return all(got <= 1.02 * full for got, full in zip(filled, INCHES))
+
+
+def _fill(graph, inches):
+    """Stretch the layout (positions, not type) to fill ``inches`` (1920x1080 pixels at 96 dpi)."""
+    graph.graph_attr.update(size=f"{inches[0]:.3f},{inches[1]:.3f}!", ratio="fill", dpi=str(DPI), pad="0")
+    return graph
+
+
+def slides(output, model=None, **kwargs):
+    """The graph on as many 16:9 slides as it needs: one if it fits (summarised as ``slide`` does), else
+    the top-level modules of ``model`` in order, as many consecutive ones on each slide as fit (each
+    slide focused on them, with stubs where they meet the rest; what lies outside the model, such as
+    the loss, is left out). Returns a list of (title, graphviz.Digraph)."""
+    try:
+        return [("the whole graph", slide(output, model=model, **kwargs))]
+    except DoesNotFit:
+        if model is None or kwargs.pop("focus", None) is not None:
+            raise
+    present = _modules_in(output)
+    names = [name for name, module in model.named_children() if id(module) in present]
+    parts, group = [], []
+    for name in names:
+        try:
+            slide(output, model=model, focus=group + [name], **kwargs)
+            group.append(name)
+        except DoesNotFit:
+            if not group:
+                raise
+            parts.append(group)
+            group = [name]
+    if group:
+        parts.append(group)
+    return [(", ".join(part), slide(output, model=model, focus=part, **kwargs)) for part in parts]
+
+
+def _modules_in(output):
+    """The ids of the modules whose calls the graph of ``output`` passes through (for a backward pass:
+    those of the forward Function it differentiates)."""
+    found = set()
+    for fn in walk(output)[0]:
+        scope = fn.scope
+        if scope is not None and isinstance(scope.owner, Function):
+            scope = scope.owner.scope
+        found |= {id(s.owner) for s in scope_chain(scope) if s.kind == "module"}
+    return found
+
+
+def pixel_scale(svg):
+    """Pixels of the rendered slide per unit of the SVG's drawing (the points that font sizes are given in)."""
+    width_attr = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))  # = the PNG's width at 96 dpi
+    viewbox = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+) [\d.]+"', svg).group(1))
+    return width_attr / viewbox
+
+
+def font_pixels(svg):
+    """(text, size in pixels on the rendered slide) of every text in a slide's SVG."""
+    scale = pixel_scale(svg)
+    return [(text, float(size) * scale)
+            for size, text in re.findall(r'<text [^>]*font-size="([\d.]+)"[^>]*>([^<]*)</text>', svg)]
