@@ -224,7 +224,7 @@ def test_focus_depth_and_slide_preset():
     assert '"Conv2d conv1"' not in shallow  # nothing nested deeper
     small = viz.draw_graph(loss, model=model, params=params, preset="slide", focus="conv1").source
     assert "rankdir=LR" in small and "fontsize=16" in small  # a part that fits a row goes left to right
-    assert re.search(r'size="(19|20)\.\d+,11\.\d+!"', small) and "ratio=fill" in small  # stretched to fill 16:9
+    assert re.search(r'viewport="1440,810,[\d.]+"', small) and "dpi=96" in small  # a 1920x1080 canvas
     assert "paths meet" not in small and "parameter</td>" in small  # the legend names only what is drawn
 
 

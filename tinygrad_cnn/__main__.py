@@ -94,6 +94,14 @@ def _graph(args):
     return graph_command(args)
 
 
+def _lecture(args):
+    from .viz.lecture import write_lecture
+
+    written = write_lecture(args.out)
+    print(f"wrote {len(written)} files to {args.out}: open {os.path.join(args.out, 'index.html')}")
+    return 0
+
+
 def _check_device(device):
     if device == "cuda":
         from . import cuda
@@ -165,6 +173,10 @@ def build_parser():
                             "one slide is not enough (out_1.png, out_2.png, ...)")
     graph.add_argument("--out", default=None, help="output file (its suffix picks the format)")
     graph.set_defaults(run=_graph)
+
+    lecture = commands.add_parser("lecture", help="write every lecture figure as a 16:9 slide (PNG, SVG, index.html)")
+    lecture.add_argument("--out", default="lecture", help="folder for the slides (default: lecture)")
+    lecture.set_defaults(run=_lecture)
     return parser
 
 
@@ -187,9 +199,10 @@ def check_arguments(parser, args):
         if path and not os.path.isfile(path):
             _refuse(parser, args, f"checkpoint {path} does not exist")
     out = getattr(args, "out", None)
-    if args.command == "train" and out and os.path.exists(out) and not os.path.isdir(out):
+    folder_commands = ("train", "lecture")  # their --out is a folder; the others' a file
+    if args.command in folder_commands and out and os.path.exists(out) and not os.path.isdir(out):
         _refuse(parser, args, f"argument --out: {out} is a file, not a folder")
-    if out and args.command != "train" and os.path.isdir(out):
+    if out and args.command not in folder_commands and os.path.isdir(out):
         _refuse(parser, args, f"argument --out: {out} is a folder; give a file name")
 
 

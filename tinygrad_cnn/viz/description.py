@@ -9,6 +9,7 @@ renderer shows the same graph.
 """
 from dataclasses import dataclass, field
 
+from .. import backend
 from ..autograd import Function, Scope, scope_chain
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
@@ -63,6 +64,7 @@ class Description:
     small_font: int = 8  # shapes, notes and captions
     number_font: int = 9  # the values
     show_shapes: bool = True
+    show_dtypes: bool = True
     show_values: bool = True
     max_values: int = 81  # a tensor with more values shows its norm, min and max instead
     legend: str = None  # None, "kinds" (the colours of primitive kinds) or "roles" (what each node is)
@@ -312,7 +314,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if isinstance(parent, Function):
                 consumers.setdefault(id(parent), []).append(fn)
     param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
-    constant_edges = []
+    constant_edges, drawn_constants, upstream_ids = [], set(), {}
     merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
         node_id = representative[id(fn)]
@@ -323,9 +325,17 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if array.size > 1 and (node_id.startswith("f") or is_upstream):  # dY even beside a collapsed node
                 kind = "upstream" if is_upstream else "mask" if array.dtype.kind == "b" else "constant"
                 name, note = _upstream_text(fn, module_names) if is_upstream else (kind, None)
-                place(scope_of[id(fn)], Node(f"c{id(fn)}_{i}", kind, name, array.shape, array.dtype,
-                                     array if show_values else None, note=note))
-                constant_edges.append((f"c{id(fn)}_{i}", node_id, _operand(fn, i) if node_id.startswith("f") else None))
+                constant_id = f"c{id(fn)}_{i}"
+                if is_upstream:  # one dY, however often (and through whichever views) the backward reads it
+                    key = (array.shape, str(array.dtype), backend.to_numpy(array).tobytes())
+                    constant_id = upstream_ids.setdefault(key, f"c{id(array)}")
+                if constant_id not in drawn_constants:
+                    drawn_constants.add(constant_id)
+                    place(scope_of[id(fn)], Node(constant_id, kind, name, array.shape, array.dtype,
+                                                 array if show_values else None, note=note))
+                edge = (constant_id, node_id, _operand(fn, i) if node_id.startswith("f") else None)
+                if edge not in constant_edges:
+                    constant_edges.append(edge)
         if not node_id.startswith("f"):
             continue
         role = "merge" if id(fn) in merges else "primitive"

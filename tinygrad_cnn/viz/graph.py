@@ -97,6 +97,7 @@ def _attributes(node, description, color_by_kind):
     """The graphviz attributes (label first) of one node."""
     show_shapes = description.show_shapes
     small = description.small_font
+    dtype = f" {node.dtype}" if description.show_dtypes and node.dtype is not None else ""
     if node.role not in ("constant", "mask", "stub_in", "stub_out"):  # text that goes into HTML-like labels
         node = replace(node, name=html.escape(node.name, quote=False),
                        note=None if node.note is None else html.escape(node.note, quote=False))
@@ -107,15 +108,15 @@ def _attributes(node, description, color_by_kind):
             name += " " + " ".join(_number(a) for a in node.inline)
         shape = size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
         if show_shapes and shown:
-            label = _table_label(f"<b>{name}</b>", f"{shape} {node.dtype}", node, description)
+            label = _table_label(f"<b>{name}</b>", f"{shape}{dtype}", node, description)
         elif show_shapes:
-            label = f"<<b>{name}</b><br/><font point-size='{small}'>{shape} {node.dtype}</font>>"
+            label = f"<<b>{name}</b><br/><font point-size='{small}'>{shape}{dtype}</font>>"
         else:
             label = name
         colour = KIND_COLOURS[node.kind] if color_by_kind else OP
         return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": colour}
     if node.role == "merge":
-        detail = f"{size_text(node.shape)} {node.dtype}<br/>" if show_shapes else ""
+        detail = f"{size_text(node.shape)}{dtype}<br/>" if show_shapes else ""
         label = f"<<b>{node.name}</b><br/><font point-size='{small}'>{detail}{node.note}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,filled,bold", "fillcolor": MERGE}
     if node.role in ("constant", "mask"):
@@ -214,14 +215,15 @@ def _legend(graph, kinds):
 
 
 def _style_legend(graph, roles):
-    """A small box saying what each kind of node in the drawing is (for slides): only the kinds present."""
+    """A row under the drawing saying what each kind of node in it is (for slides): only the kinds present.
+    As the graph's own label it takes no column or rank of the layout."""
     rows = [("input", TENSOR, "input"), ("parameter", PARAMETER, "parameter"),
             ("composite", OP, "<b>composite op</b> (conv2d, ...)"), ("primitive", OP, "primitive"),
             ("upstream", UPSTREAM, "upstream gradient dY"), ("constant", CONSTANT, "no gradient needed"),
             ("mask", CONSTANT, "mask (no gradient)"), ("merge", MERGE, "paths meet"), ("output", OUTPUT, "output")]
-    cells = "".join(f"<tr><td bgcolor='{colour}'>{text}</td></tr>" for role, colour, text in rows if role in roles)
-    graph.node("legend", f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'>{cells}</table>>",
-               shape="plaintext")
+    cells = "".join(f"<td bgcolor='{colour}'>{text}</td>" for role, colour, text in rows if role in roles)
+    graph.attr(label=f"<<table border='0' cellborder='1' cellspacing='0' cellpadding='4'><tr>{cells}</tr></table>>",
+               labelloc="b", labeljust="c")
 
 
 def _emit_clusters(graph, nodes, description, color_by_kind):

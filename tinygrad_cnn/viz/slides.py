@@ -1,10 +1,10 @@
 """Drawings for 16:9 slides: 1920x1080 pixels, names at 21 px and numbers at 15 px, never shrunk.
 
 A graph is laid out at the slide's type sizes, measured with graphviz, and kept only if it fits the
-slide at that scale; it is then stretched (node positions only, never the type) to fill 16:9
-exactly. A graph that does not fit is *summarised*, step by step (top to bottom instead of left to
-right; no numbers, only shapes; each module call as one node; no parameter nodes; fewer nested
-clusters), and one that
+slide at that scale; it is then centered on the 1920x1080 canvas (graphviz's viewport), enlarged
+where it is small. A graph that does not fit is *summarised*, step by step (top to bottom instead of left to
+right; fewer nested clusters; each module call as one node; no parameter nodes; and last, shapes
+without their numbers), and one that
 still does not fit is *split*: ``slides`` puts as many consecutive top-level modules of the model on
 each slide as fit, with stubs where they meet the rest.
 """
@@ -17,6 +17,7 @@ from .graph import dot_available, to_graphviz
 WIDTH, HEIGHT, DPI = 1920, 1080, 96
 INCHES = (WIDTH / DPI, HEIGHT / DPI)  # 20 x 11.25
 NAME_POINTS, SMALL_POINTS, NUMBER_POINTS = 16, 12, 11  # 21, 16 and 15 px at 96 dpi
+MAX_ZOOM = 1.5  # a small drawing is enlarged this much at most
 
 
 class DoesNotFit(ValueError):
@@ -34,20 +35,19 @@ def natural_size(graph):
 
 def _ladder(kwargs):
     """Ever more summarised versions of the drawing's arguments, most detailed first: left to right, then
-    top to bottom; numbers, then shapes only; composites as nodes, then whole module calls, then without
-    the parameters' nodes; fewer levels of nested clusters."""
+    top to bottom; fewer levels of nested clusters; composites as nodes, then whole module calls, then
+    without the parameters' nodes; and only where nothing else fits, shapes without their numbers."""
     values = kwargs.pop("show_values", True)
     grouping = kwargs.pop("group_composites", "collapse")
     depths = [kwargs.pop("max_depth", None)]
     depths += [d for d in (2, 1) if depths[0] is None or d < depths[0]]
-    levels = [(grouping, True, True), (grouping, False, True)] if values else [(grouping, False, True)]
-    if grouping == "collapse":
-        levels += [("modules", False, True), ("modules", False, False)]
-    for depth in depths:
-        for group, show_values, show_params in levels:
-            for direction in ("LR", "TB"):
-                yield dict(kwargs, group_composites=group, show_values=show_values, show_params=show_params,
-                           max_depth=depth, direction=direction)
+    groupings = [(grouping, True)] + ([("modules", True), ("modules", False)] if grouping == "collapse" else [])
+    for show_values in ([True, False] if values else [False]):
+        for group, show_params in groupings:
+            for depth in depths:
+                for direction in ("LR", "TB"):
+                    yield dict(kwargs, group_composites=group, show_values=show_values, show_params=show_params,
+                               max_depth=depth, direction=direction)
 
 
 def slide(output, **kwargs):
@@ -58,38 +58,24 @@ def slide(output, **kwargs):
     for attempt in _ladder(dict(kwargs)):
         description = describe(output, legend="roles", **attempt)
         description.font, description.small_font, description.number_font = NAME_POINTS, SMALL_POINTS, NUMBER_POINTS
-        graph = _with_corners(to_graphviz(description))
+        description.show_dtypes = False  # (float32 throughout: the room goes to the numbers)
+        graph = to_graphviz(description)
         size = natural_size(graph)
         if size is None:  # no dot to measure with: the most detailed version, unchecked
-            return _fill(graph, INCHES)
-        if size[0] <= INCHES[0] and size[1] <= INCHES[1] and _stretch(graph):
-            return graph
+            return _on_canvas(graph, None)
+        if size[0] <= INCHES[0] and size[1] <= INCHES[1]:
+            return _on_canvas(graph, size)
         tried.append(size)
     sizes = ", ".join(f"{w:.1f}x{h:.1f}" for w, h in tried[-2:])
     raise DoesNotFit(f"slide: the graph is {sizes} inches even summarised, more than a {INCHES[0]:g}x{INCHES[1]:g} "
                      f"inch slide; draw it with slides(...), which splits it by module, or focus on a part")
 
 
-def _with_corners(graph):
-    """Two invisible points, one rank apart, beside the drawing: stretching the node positions to fill the
-    slide then widens (and heightens) even a drawing that is a single column (or row) of nodes."""
-    for name in ("slide_corner_a", "slide_corner_b"):
-        graph.node(name, "", shape="point", style="invis", width="0.01")
-    graph.edge("slide_corner_a", "slide_corner_b", style="invis")
-    return graph
-
-
-def _stretch(graph):
-    """Fill the slide: positions are stretched to 16:9's full size; what does not scale (the nodes
-    themselves) may overshoot a little, which rendering takes back uniformly. Accept at most 2% of that
-    (type stays at least 98% of its size: names 20.9 px, numbers 14.4 px)."""
-    filled = natural_size(_fill(graph, INCHES))
-    return all(got <= 1.02 * full for got, full in zip(filled, INCHES))
-
-
-def _fill(graph, inches):
-    """Stretch the layout (positions, not type) to fill ``inches`` (1920x1080 pixels at 96 dpi)."""
-    graph.graph_attr.update(size=f"{inches[0]:.3f},{inches[1]:.3f}!", ratio="fill", dpi=str(DPI), pad="0")
+def _on_canvas(graph, size):
+    """Center the drawing on a 1920x1080 canvas (graphviz's viewport), enlarged up to MAX_ZOOM where it is
+    smaller than the slide: the type never shrinks."""
+    zoom = 1.0 if size is None else min(INCHES[0] / size[0], INCHES[1] / size[1], MAX_ZOOM)
+    graph.graph_attr.update(dpi=str(DPI), viewport=f"{INCHES[0] * 72:g},{INCHES[1] * 72:g},{zoom:.4f}")
     return graph
 
 
@@ -133,10 +119,9 @@ def _modules_in(output):
 
 
 def pixel_scale(svg):
-    """Pixels of the rendered slide per unit of the SVG's drawing (the points that font sizes are given in)."""
-    width_attr = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))  # = the PNG's width at 96 dpi
-    viewbox = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+) [\d.]+"', svg).group(1))
-    return width_attr / viewbox
+    """Pixels of the rendered slide per unit of the SVG's drawing (the points font sizes are given in):
+    the scale graphviz applies to the drawing, dpi and zoom together."""
+    return float(re.search(r'<g id="graph0" class="graph" transform="scale\(([\d.]+)', svg).group(1))
 
 
 def font_pixels(svg):
