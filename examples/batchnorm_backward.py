@@ -20,6 +20,7 @@ import numpy as np
 import tinygrad_cnn as tg
 from tinygrad_cnn import nn
 from tinygrad_cnn.viz.graph import draw_graph, save
+from tinygrad_cnn.viz.lecture import batchnorm_slides
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="folder for the pictures (default: a new temporary folder)")
@@ -83,4 +84,5 @@ os.makedirs(out_dir, exist_ok=True)
 names = {"x": x, "gamma": bn.weight, "beta": bn.bias, "upstream": upstream}
 forward = save(draw_graph(y, params=names, group_composites="collapse"), os.path.join(out_dir, "bn_forward.svg"))
 backward = save(draw_graph(x.grad, params=names), os.path.join(out_dir, "bn_backward.svg"))
-print(f"\nwrote {forward} and {backward}")
+slides = [save(graph, os.path.join(out_dir, f"{stem}_slide.png")) for stem, _, graph in batchnorm_slides()]
+print(f"\nwrote {forward} and {backward}, and the slide {', '.join(slides)}")

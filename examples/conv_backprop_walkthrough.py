@@ -16,6 +16,7 @@ import numpy as np
 import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.viz.graph import draw_graph, save
+from tinygrad_cnn.viz.lecture import conv_slides
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="folder for the forward and backward graph pictures "
@@ -31,7 +32,7 @@ def show(title, tensor):
 # 1. The 5x5 image and the 3x3 filter from the lecture.
 image = tg.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
                   dtype=tg.float32).reshape(1, 1, 5, 5).requires_grad_()
-kernel = tg.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=tg.float32).reshape(1, 1, 3, 3).requires_grad_()
+kernel = tg.nn.Parameter(tg.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=tg.float32).reshape(1, 1, 3, 3))
 show("image (5x5)", image[0, 0])
 show("filter (3x3)", kernel[0, 0])
 
@@ -92,10 +93,12 @@ for layers in range(1, 5):
     print(f"  L={layers}: {side}x{side} input pixels = 1 + L(K-1) = 1 + {layers}*2")
 
 # 8. The graphs: forward (conv2d = im2col -> reshape -> matmul) and the backward pass of dX
-#    (built because backward ran with create_graph=True), where col2im appears.
+#    (built because backward ran with create_graph=True), where col2im appears; and the lecture's
+#    slides (16:9, every number): X_cols and the product, dX = col2im(dY . W^T), dW = X_cols^T . dY.
 out = args.out or tempfile.mkdtemp(prefix="conv_walkthrough_")
 os.makedirs(out, exist_ok=True)
 names = {"image": image, "filter": kernel}
 forward = save(draw_graph(output, params=names), os.path.join(out, "walkthrough_forward.svg"))
 backward = save(draw_graph(image.grad, params=names), os.path.join(out, "walkthrough_backward.svg"))
-print(f"\nwrote {forward} and {backward}")
+slides = [save(graph, os.path.join(out, f"{stem}.png")) for stem, _, graph in conv_slides()]
+print(f"\nwrote {forward} and {backward}, and the slides {', '.join(slides)}")

@@ -15,6 +15,7 @@ import numpy as np
 import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.viz.graph import draw_graph, save
+from tinygrad_cnn.viz.lecture import maxpool_slides
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=None, help="folder for the pictures (default: a new temporary folder)")
@@ -66,4 +67,5 @@ os.makedirs(out_dir, exist_ok=True)
 names = {"input": x, "upstream": upstream_tensor}
 forward = save(draw_graph(out.sum(), params=names), os.path.join(out_dir, "maxpool_forward.svg"))
 backward = save(draw_graph(x.grad, params=names), os.path.join(out_dir, "maxpool_backward.svg"))
-print(f"\nwrote {forward} and {backward}")
+slides = [save(graph, os.path.join(out_dir, f"{stem}_slide.png")) for stem, _, graph in maxpool_slides()]
+print(f"\nwrote {forward} and {backward}, and the slide {', '.join(slides)}")

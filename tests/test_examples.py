@@ -45,7 +45,8 @@ def test_lessons_write_their_pictures_to_a_temporary_folder_by_default(tmp_path)
 def test_maxpool_backward_lesson(tmp_path):
     out = run_example("maxpool_backward.py", "--out", str(tmp_path), cwd=tmp_path)
     assert "dX by hand equals autograd's" in out and "[[5, 7], [8, 15]]" in out and "as in PyTorch" in out
-    assert {p.name for p in tmp_path.iterdir()} >= {"maxpool_forward.svg", "maxpool_backward.svg"} or \
+    assert {p.name for p in tmp_path.iterdir()} >= {"maxpool_forward.svg", "maxpool_backward.svg",
+                                                    "maxpool_backward_slide.png"} or \
         {p.name for p in tmp_path.iterdir()} >= {"maxpool_forward.dot", "maxpool_backward.dot"}
 
 
