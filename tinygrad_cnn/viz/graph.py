@@ -141,10 +141,13 @@ def _attributes(node, description, color_by_kind):
         return {"label": label, "shape": "note", "style": "dashed", "fontsize": str(small)}
     colour = {"output": OUTPUT, "parameter": PARAMETER}.get(node.role, TENSOR)  # a leaf or the output
     style = "filled,bold" if node.role == "output" else "filled"
+    shape = size_text(node.shape)
+    if node.role == "parameter" and len(node.shape) == 2:
+        shape += " (out x in)"  # PyTorch's order, which tg.summary's table turns round as the lecture does
     if shown:
-        label = _table_label(f"<b>{node.name}</b>", size_text(node.shape) if show_shapes else "", node, description)
+        label = _table_label(f"<b>{node.name}</b>", shape if show_shapes else "", node, description)
         return {"label": label, "shape": "box", "style": "rounded," + style, "fillcolor": colour}
-    label = node.name + (f"\n{size_text(node.shape)}" if show_shapes else "")
+    label = node.name + (f"\n{shape}" if show_shapes else "")
     return {"label": label, "shape": "ellipse", "style": style, "fillcolor": colour}
 
 
