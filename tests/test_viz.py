@@ -291,3 +291,12 @@ def test_backward_graphs_are_grouped_by_the_forward_module_whose_gradient_they_c
     assert conv1.name.endswith("dX = col2im(dY · Wᵀ), dW = X_colsᵀ · dY") and conv1.note == "2x1x28x28"
     part = describe.describe(x.grad, model=model, focus="conv1")  # a module's focus takes in its backward too
     assert any(n.name == "col2im" for n in part.nodes)
+
+
+def test_max_pooling_mask_is_drawn_in_the_inputs_layout():
+    x = tg.tensor([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]).reshape(1, 1, 4, 4).requires_grad_()
+    upstream = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    F.max_pool2d(x, 2).backward(upstream.reshape(1, 1, 2, 2), create_graph=True)
+    mask = next(n for n in describe.describe(x.grad, params={"input": x, "dY": upstream}).nodes if n.role == "mask")
+    assert mask.shape == (1, 1, 4, 4) and "input's layout" in mask.note
+    assert mask.values[0, 0].tolist() == [[0, 0, 0, 0], [0, 1, 0, 1], [1, 0, 0, 0], [0, 0, 0, 1]]  # the maxima

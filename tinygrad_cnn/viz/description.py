@@ -205,6 +205,28 @@ def _upstream_text(fn, module_names):
     return "dY", f"d loss / d out of {what}"
 
 
+def _mask_in_input_layout(mask, scope):
+    """(mask, note): max pooling's mask of window positions (KH*KW, N, OH, OW, C) laid back onto the input
+    (N, C, H, W), 1 where a window's maximum sits, as the lecture draws it; any other mask as it is."""
+    pool = next((s.mirrored for s in scope_chain(scope) if isinstance(s, BackwardGroup)
+                 and s.mirrored.name == "max_pool2d"), None)
+    if pool is None or mask.ndim != 5:
+        return mask, None
+    args = dict(pool.args)
+    (kh, kw), (sh, sw), (ph, pw) = args["k"], args["s"], args["p"]
+    if mask.shape[0] != kh * kw:
+        return mask, None
+    np = backend.numpy_module()
+    windows = backend.to_numpy(mask).astype(np.int64)
+    _, n, oh, ow, c = windows.shape
+    image = np.zeros((n, c, (oh - 1) * sh + kh, (ow - 1) * sw + kw), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            image[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += windows[i * kw + j].transpose(0, 3, 1, 2)
+    image = image[:, :, ph:image.shape[2] - ph, pw:image.shape[3] - pw]
+    return image, "the maxima, in the input's layout"
+
+
 def _constant_operands(fn):
     """(input index, array) of each operand that needs no gradient, and where's condition as a mask."""
     operands = [(i, a) for i, a in enumerate(fn.constants) if a is not None]
@@ -325,6 +347,8 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if array.size > 1 and (node_id.startswith("f") or is_upstream):  # dY even beside a collapsed node
                 kind = "upstream" if is_upstream else "mask" if array.dtype.kind == "b" else "constant"
                 name, note = _upstream_text(fn, module_names) if is_upstream else (kind, None)
+                if kind == "mask":  # max pooling's routing mask, drawn where it routes: the input's layout
+                    array, note = _mask_in_input_layout(array, scope_of[id(fn)])
                 constant_id = f"c{id(fn)}_{i}"
                 if is_upstream:  # one dY, however often (and through whichever views) the backward reads it
                     key = (array.shape, str(array.dtype), backend.to_numpy(array).tobytes())

@@ -120,10 +120,11 @@ def _attributes(node, description, color_by_kind):
         label = f"<<b>{node.name}</b><br/><font point-size='{small}'>{detail}{node.note}</font>>"
         return {"label": label, "shape": "box", "style": "rounded,filled,bold", "fillcolor": MERGE}
     if node.role in ("constant", "mask"):
+        shape = size_text(node.shape) + (f", {node.note}" if node.note else "")
         if shown:
-            return {"label": _table_label(node.name, size_text(node.shape), node, description), "shape": "box",
-                    "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": str(small)}
-        return {"label": f"{node.name}\n{size_text(node.shape)}", "shape": "ellipse", "style": "dashed,filled",
+            return {"label": _table_label(node.name, html.escape(shape, quote=False), node, description),
+                    "shape": "box", "style": "rounded,dashed,filled", "fillcolor": CONSTANT, "fontsize": str(small)}
+        return {"label": f"{node.name}\n{shape}", "shape": "ellipse", "style": "dashed,filled",
                 "fillcolor": CONSTANT, "fontsize": str(small)}
     if node.role == "upstream":
         title = f"<b>{node.name}</b> <font point-size='{small}'>{node.note}</font>"

@@ -63,7 +63,7 @@ def slide(output, **kwargs):
         size = natural_size(graph)
         if size is None:  # no dot to measure with: the most detailed version, unchecked
             return _on_canvas(graph, None)
-        if size[0] <= INCHES[0] and size[1] <= INCHES[1]:
+        if size[0] <= INCHES[0] - 0.25 and size[1] <= INCHES[1] - 0.25:
             return _on_canvas(graph, size)
         tried.append(size)
     sizes = ", ".join(f"{w:.1f}x{h:.1f}" for w, h in tried[-2:])
@@ -74,7 +74,8 @@ def slide(output, **kwargs):
 def _on_canvas(graph, size):
     """Center the drawing on a 1920x1080 canvas (graphviz's viewport), enlarged up to MAX_ZOOM where it is
     smaller than the slide: the type never shrinks."""
-    zoom = 1.0 if size is None else min(INCHES[0] / size[0], INCHES[1] / size[1], MAX_ZOOM)
+    margin = 0.25  # inches left free around the drawing (graphviz pads it a little beyond its plain size)
+    zoom = 1.0 if size is None else min((INCHES[0] - margin) / size[0], (INCHES[1] - margin) / size[1], MAX_ZOOM)
     graph.graph_attr.update(dpi=str(DPI), viewport=f"{INCHES[0] * 72:g},{INCHES[1] * 72:g},{zoom:.4f}")
     return graph
 
