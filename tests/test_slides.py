@@ -30,6 +30,7 @@ def check_slide(graph):
     assert bold and min(bold) >= 20, min(bold)  # the names of ops, composites, modules and tensors
     if numbers:
         assert min(numbers) >= 14, min(numbers)
+    assert not S.title_crossings(svg)  # no edge runs through a cluster's title
     return svg
 
 
@@ -103,3 +104,18 @@ def test_the_lecture_command_writes_every_figure_as_a_slide_in_lecture_order(tmp
     numbers = [px for text, px in S.font_pixels(dw) if re.fullmatch(r"-?\d+", text.strip())]
     assert len(numbers) >= 81 + 9 and min(numbers) >= 14  # X_cols' 81 numbers and dY's 9, readable
     assert "X_cols" in dw and ">dY<" in dw
+
+
+def test_the_title_crossing_check_finds_an_edge_through_a_title():
+    import graphviz
+
+    graph = graphviz.Digraph()
+    graph.node("a")
+    with graph.subgraph(name="cluster_x") as box:
+        box.attr(label="A LONG CLUSTER TITLE HERE", labeljust="l")
+        box.node("b")
+        box.node("c")
+    graph.edge("a", "b")
+    graph.edge("a", "c")
+    svg = graph.pipe(format="svg").decode("utf-8")
+    assert {title for title, _ in S.title_crossings(svg)} == {"A LONG CLUSTER TITLE HERE"}

@@ -68,6 +68,7 @@ class Description:
     show_values: bool = True
     max_values: int = 81  # a tensor with more values shows its norm, min and max instead
     legend: str = None  # None, "kinds" (the colours of primitive kinds) or "roles" (what each node is)
+    cluster_titles: str = "t"  # where clusters' titles go: "t" (top) or "b" (bottom)
     kinds: set = field(default_factory=set)  # the primitive kinds drawn
 
 

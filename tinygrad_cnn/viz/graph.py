@@ -247,7 +247,8 @@ def _emit_clusters(graph, nodes, description, color_by_kind):
                 continue
             cluster = description.clusters[cluster_id]
             with target.subgraph(name=cluster_id) as box:
-                box.attr(label=cluster.title, labeljust="l", fontsize=str(description.font),
+                box.attr(label=cluster.title, labeljust="l", labelloc=description.cluster_titles,
+                         fontsize=str(description.font),
                          style="rounded" if cluster.is_module else "rounded,dashed",
                          color="#7A7A7A" if cluster.is_module else "#4A90C2",
                          bgcolor="#FAFAFA" if cluster.is_module else "#F0F7FC")

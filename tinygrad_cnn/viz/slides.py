@@ -52,23 +52,53 @@ def _ladder(kwargs):
 
 def slide(output, **kwargs):
     """One 16:9 slide (a ``graphviz.Digraph``) of the graph that computed ``output``, summarised as far as
-    needed to fit at full type size; raises DoesNotFit where no summary fits. ``kwargs`` are
+    needed to fit at full type size with no edge through a cluster's title (cluster titles are tried at
+    the top, then at the bottom); raises DoesNotFit where no summary fits. ``kwargs`` are
     ``draw_graph``'s (params, model, group_composites, focus, show_grads, max_values, ...)."""
-    tried = []
+    tried, crossed = [], None
     for attempt in _ladder(dict(kwargs)):
-        description = describe(output, legend="roles", **attempt)
-        description.font, description.small_font, description.number_font = NAME_POINTS, SMALL_POINTS, NUMBER_POINTS
-        description.show_dtypes = False  # (float32 throughout: the room goes to the numbers)
-        graph = to_graphviz(description)
-        size = natural_size(graph)
-        if size is None:  # no dot to measure with: the most detailed version, unchecked
-            return _on_canvas(graph, None)
-        if size[0] <= INCHES[0] - 0.25 and size[1] <= INCHES[1] - 0.25:
-            return _on_canvas(graph, size)
-        tried.append(size)
+        for titles in ("t", "b"):
+            description = describe(output, legend="roles", **attempt)
+            description.font, description.small_font, description.number_font = \
+                NAME_POINTS, SMALL_POINTS, NUMBER_POINTS
+            description.show_dtypes = False  # (float32 throughout: the room goes to the numbers)
+            description.cluster_titles = titles
+            graph = to_graphviz(description)
+            size = natural_size(graph)
+            if size is None:  # no dot to measure with: the most detailed version, unchecked
+                return _on_canvas(graph, None)
+            if size[0] > INCHES[0] - 0.25 or size[1] > INCHES[1] - 0.25:
+                tried.append(size)
+                break  # too large: moving the titles will not help
+            graph = _on_canvas(graph, size)
+            if not title_crossings(graph.pipe(format="svg").decode("utf-8")):
+                return graph
+            crossed = crossed or graph
+    if crossed is not None:  # every version that fits has an edge through a title: the most detailed one
+        return crossed
     sizes = ", ".join(f"{w:.1f}x{h:.1f}" for w, h in tried[-2:])
     raise DoesNotFit(f"slide: the graph is {sizes} inches even summarised, more than a {INCHES[0]:g}x{INCHES[1]:g} "
                      f"inch slide; draw it with slides(...), which splits it by module, or focus on a part")
+
+
+def title_crossings(svg):
+    """(cluster title, edge) pairs where the edge's path passes through the title's text in an SVG
+    (the text's box estimated from its position, size and length; the path sampled between its points)."""
+    found = []
+    titles = re.findall(r'<g id="clust\d+" class="cluster">(?:(?!</g>).)*?<text text-anchor="(start|middle)" '
+                        r'x="([\d.-]+)" y="([\d.-]+)"[^>]*font-size="([\d.]+)">([^<]*)</text>', svg, re.S)
+    edges = re.findall(r'<g id="edge\d+" class="edge">\s*<title>([^<]*)</title>\s*<path [^>]*d="([^"]+)"', svg)
+    for anchor, x, y, size, text in titles:
+        x, y, size = float(x), float(y), float(size)
+        width = 0.6 * size * len(text)
+        left = x if anchor == "start" else x - width / 2
+        for name, path in edges:
+            numbers = [float(v) for v in re.findall(r"-?[\d.]+", path)]
+            points = list(zip(numbers[0::2], numbers[1::2]))
+            if any(left <= x0 + (x1 - x0) * t / 20 <= left + width and y - size <= y0 + (y1 - y0) * t / 20 <= y + 0.2 * size
+                   for (x0, y0), (x1, y1) in zip(points, points[1:]) for t in range(21)):
+                found.append((text, name))
+    return found
 
 
 def _on_canvas(graph, size):
