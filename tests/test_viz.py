@@ -300,3 +300,12 @@ def test_max_pooling_mask_is_drawn_in_the_inputs_layout():
     mask = next(n for n in describe.describe(x.grad, params={"input": x, "dY": upstream}).nodes if n.role == "mask")
     assert mask.shape == (1, 1, 4, 4) and "input's layout" in mask.note
     assert mask.values[0, 0].tolist() == [[0, 0, 0, 0], [0, 1, 0, 1], [1, 0, 0, 0], [0, 0, 0, 1]]  # the maxima
+
+
+def test_an_edge_out_of_a_collapsed_node_says_what_it_carries_when_it_is_not_the_nodes_result():
+    model = LeNet5()
+    x = tg.randn(2, 1, 28, 28, requires_grad=True)
+    F.cross_entropy(model(x), tg.tensor([3, 7])).backward(create_graph=True)
+    drawing = describe.describe(x.grad, model=model, group_composites="collapse")
+    carried = {e.carries for e in drawing.edges if e.carries}
+    assert "25x20 (saved)" in carried and "2450x500 (saved)" in carried  # conv1's and fc1's weight matrices

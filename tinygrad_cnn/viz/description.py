@@ -52,6 +52,7 @@ class Edge:
     target: str
     style: str = "data"  # data, merge (a path into a merge), constant (an operand that needs no gradient)
     operand: str = None  # "left" or "right" for the two operands of a matrix product
+    carries: str = None  # what an edge out of a collapsed node carries where it is not the node's result
 
 
 @dataclass
@@ -373,8 +374,10 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         grad = retained.grad.array if show_grads and retained is not None and retained.grad is not None else None
         place(scope_of[id(fn)], Node(node_id, role, name, fn.shape, fn.dtype, fn.value if show_values else None, grad,
                              kind=fn.kind, axes=_axes(fn), inline=inline, note=note))
+    results = {}  # collapsed node -> the Function whose result its shape line describes
     for scope_id, (scope, inside) in members.items():
-        name, note = _composite_text(scope, inside, module_names, param_names, consumers, output)
+        name, note, results[f"s{scope_id}"] = _composite_text(scope, inside, module_names, param_names, consumers,
+                                                             output)
         place(scope.parent, Node(f"s{scope_id}", "composite", name, note=note))
 
     consumer_scope = {}  # leaf id -> the innermost module call that reads it
@@ -423,7 +426,10 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if source != target and (source, target) not in edges:
                 edges.add((source, target))
                 operand = _operand(fn, i) if target.startswith("f") else None
-                out.edges.append(Edge(source, target, "merge" if id(fn) in merges else "data", operand))
+                carries = None  # an edge out of a collapsed node that carries another tensor than its result
+                if source in results and isinstance(parent, Function) and parent is not results[source]:
+                    carries = size_text(parent.shape) + (" (saved)" if _is_backward(fn) else "")
+                out.edges.append(Edge(source, target, "merge" if id(fn) in merges else "data", operand, carries))
     out.edges.extend(Edge(source, target, "constant", operand) for source, target, operand in constant_edges)
     if focus is not None:  # what flows out of the part: stubs toward the Functions that read it
         for fn in functions:
@@ -453,8 +459,8 @@ BACKWARD_FORMULAS.update({"Conv2d": BACKWARD_FORMULAS["conv2d"], "Linear": BACKW
 
 
 def _composite_text(scope, inside, module_names, param_names, consumers, output):
-    """A collapsed composite's name (a backward pass: what it is made of) and what its shape line says:
-    the shape of what leaves it."""
+    """A collapsed composite's name (a backward pass: what it is made of), what its shape line says (the
+    shape of what leaves it), and the Function whose result that is."""
     label = scope_title(scope, module_names)
     if isinstance(scope, BackwardGroup) and scope.mirrored.name in BACKWARD_FORMULAS:
         label += ": " + BACKWARD_FORMULAS[scope.mirrored.name]
@@ -477,4 +483,4 @@ def _composite_text(scope, inside, module_names, param_names, consumers, output)
     elif not scope.name.endswith(" backward") and result is not output.creator and all(
             _is_backward(c) for c in consumers.get(id(result), ()) if id(c) not in inside_ids):
         shape += " (a part, read by the backward pass)"  # the composite's own output is not in the graph
-    return label, shape
+    return label, shape, result

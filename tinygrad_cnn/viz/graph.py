@@ -83,8 +83,8 @@ def to_graphviz(description, color_by_kind=False):
         for end in (edge.source, edge.target):
             if end in stubs:
                 graph.node(end, **_attributes(stubs.pop(end), description, color_by_kind))
-        extra = {"label": edge.operand, "fontsize": str(description.small_font), "fontcolor": "#555555"} \
-            if edge.operand else {}
+        text = edge.operand or edge.carries
+        extra = {"label": text, "fontsize": str(description.small_font), "fontcolor": "#555555"} if text else {}
         graph.edge(edge.source, edge.target, **EDGE_STYLES[edge.style], **extra)
     return graph
 
