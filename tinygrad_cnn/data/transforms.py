@@ -13,6 +13,8 @@ from ..nn.functional import linear_interpolation_weights
 
 
 class Compose:
+    """Apply the transforms in turn."""
+
     def __init__(self, transforms):
         self.transforms = list(transforms)
 
@@ -20,6 +22,9 @@ class Compose:
         for t in self.transforms:
             images = t(images)
         return images
+
+    def __repr__(self):
+        return "Compose(\n" + "".join(f"    {t}\n" for t in self.transforms) + ")"
 
 
 class Normalize:

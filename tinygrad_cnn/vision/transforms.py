@@ -12,23 +12,8 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..data.transforms import check_channels_last
+from ..data.transforms import Compose, check_channels_last  # noqa: F401  (Compose: torchvision's name)
 from ..tensor import Tensor
-
-
-class Compose:
-    """Apply the transforms in turn."""
-
-    def __init__(self, transforms):
-        self.transforms = list(transforms)
-
-    def __call__(self, img):
-        for t in self.transforms:
-            img = t(img)
-        return img
-
-    def __repr__(self):
-        return "Compose(\n" + "".join(f"    {t}\n" for t in self.transforms) + ")"
 
 
 class Lambda:
