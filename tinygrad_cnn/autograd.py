@@ -437,8 +437,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for x, g in zip(inputs, grads):
         if g is None and not allow_unused:
             raise RuntimeError(
-                f"grad: one of the differentiated tensors (shape {tuple(x.shape)}) appears not to have been used in the "
-                "graph. Set allow_unused=True if this is the desired behavior."
+                f"grad: one of the differentiated tensors (shape {tuple(x.shape)}) appears not to have been used "
+                "in the graph. Set allow_unused=True if this is the desired behavior."
             )
     return tuple(grads)
 
@@ -457,5 +457,6 @@ def _initial_grad(output, gradient):
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=output.dtype, device=output.device)
     if gradient.shape != output.shape:
-        raise RuntimeError(f"backward: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
+        raise RuntimeError(f"backward: gradient has shape {tuple(gradient.shape)} but the output has shape "
+                           f"{tuple(output.shape)}")
     return gradient

@@ -1047,7 +1047,8 @@ def _sqrt_zero_safe(x):
 
 
 class MaxResult(tuple):
-    """``(values, indices)`` of ``max(dim)``/``min(dim)``, ``sort`` and ``topk``, also readable as ``.values`` and ``.indices``."""
+    """``(values, indices)`` of ``max(dim)``/``min(dim)``, ``sort`` and ``topk``, also readable as
+    ``.values`` and ``.indices``."""
 
     def __new__(cls, values, indices):
         return super().__new__(cls, (values, indices))

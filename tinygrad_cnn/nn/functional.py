@@ -122,7 +122,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     x, unbatched = _batched(input, "conv2d")
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels/groups, KH, KW), got shape {tuple(weight.shape)}")
+        raise ValueError(f"conv2d: weight must be 4-d (out_channels, in_channels/groups, KH, KW), got shape "
+                         f"{tuple(weight.shape)}")
     out_channels, group_channels, kh, kw = weight.shape
     n, c, h, w = x.shape
     if c != group_channels * groups:

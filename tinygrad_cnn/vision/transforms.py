@@ -275,7 +275,8 @@ class RandomResizedCrop:
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), interpolation="bilinear",
                  antialias=True):
-        self.size, self.scale, self.ratio, self.antialias = _size_pair(size, "RandomResizedCrop"), scale, ratio, antialias
+        self.size = _size_pair(size, "RandomResizedCrop")
+        self.scale, self.ratio, self.antialias = scale, ratio, antialias
 
     def window(self, h, w):
         rng = backend.generator()

@@ -436,7 +436,8 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             outside = [c for c in consumers.get(id(fn), ()) if id(c) not in kept]
             if outside and (representative[id(fn)], f"d{id(fn)}") not in edges:
                 edges.add((representative[id(fn)], f"d{id(fn)}"))
-                out.nodes.append(Node(f"d{id(fn)}", "stub_out", f"to {_stub_text(outside[0], scope_of[id(outside[0])], module_names)}"))
+                where = _stub_text(outside[0], scope_of[id(outside[0])], module_names)
+                out.nodes.append(Node(f"d{id(fn)}", "stub_out", f"to {where}"))
                 out.edges.append(Edge(representative[id(fn)], f"d{id(fn)}"))
     if draws_output and output.creator is not None:  # (a tensor computed from nothing that needs a
         out.edges.append(Edge(representative[id(output.creator)], "output"))  # gradient is drawn alone)

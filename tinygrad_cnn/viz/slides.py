@@ -1,12 +1,12 @@
 """Drawings for 16:9 slides: 1920x1080 pixels, names at 21 px and numbers at 15 px, never shrunk.
 
 A graph is laid out at the slide's type sizes, measured with graphviz, and kept only if it fits the
-slide at that scale; it is then centered on the 1920x1080 canvas (graphviz's viewport), enlarged
-where it is small. A graph that does not fit is *summarised*, step by step (top to bottom instead of left to
-right; fewer nested clusters; each module call as one node; no parameter nodes; and last, shapes
-without their numbers), and one that
-still does not fit is *split*: ``slides`` puts as many consecutive top-level modules of the model on
-each slide as fit, with stubs where they meet the rest.
+slide at that scale with no edge through a cluster's title; it is then centered on the 1920x1080
+canvas (graphviz's viewport), enlarged where it is small. A graph that does not fit is *summarised*,
+step by step (top to bottom instead of left to right; fewer nested clusters; each module call as one
+node; no parameter nodes; and last, shapes without their numbers), and one that still does not fit
+is *split*: ``slides`` puts as many consecutive top-level modules of the model on each slide as fit,
+with stubs where they meet the rest.
 """
 import re
 
@@ -18,6 +18,7 @@ WIDTH, HEIGHT, DPI = 1920, 1080, 96
 INCHES = (WIDTH / DPI, HEIGHT / DPI)  # 20 x 11.25
 NAME_POINTS, SMALL_POINTS, NUMBER_POINTS = 16, 12, 11  # 21, 16 and 15 px at 96 dpi
 MAX_ZOOM = 1.5  # a small drawing is enlarged this much at most
+MARGIN = 0.25  # inches left free around the drawing (graphviz pads it a little beyond its plain size)
 
 
 class DoesNotFit(ValueError):
@@ -29,7 +30,7 @@ def natural_size(graph):
     if not dot_available():
         return None
     first = graph.pipe(format="plain").decode("utf-8").splitlines()[0]
-    _, scale, width, height = first.split()[:4]
+    width, height = first.split()[2:4]  # "graph <scale> <width> <height>"
     return float(width), float(height)
 
 
@@ -67,7 +68,7 @@ def slide(output, **kwargs):
             size = natural_size(graph)
             if size is None:  # no dot to measure with: the most detailed version, unchecked
                 return _on_canvas(graph, None)
-            if size[0] > INCHES[0] - 0.25 or size[1] > INCHES[1] - 0.25:
+            if size[0] > INCHES[0] - MARGIN or size[1] > INCHES[1] - MARGIN:
                 tried.append(size)
                 break  # too large: moving the titles will not help
             graph = _on_canvas(graph, size)
@@ -92,11 +93,13 @@ def title_crossings(svg):
         x, y, size = float(x), float(y), float(size)
         width = 0.6 * size * len(text)
         left = x if anchor == "start" else x - width / 2
+        box = (left, y - size, left + width, y + 0.2 * size)
         for name, path in edges:
             numbers = [float(v) for v in re.findall(r"-?[\d.]+", path)]
             points = list(zip(numbers[0::2], numbers[1::2]))
-            if any(left <= x0 + (x1 - x0) * t / 20 <= left + width and y - size <= y0 + (y1 - y0) * t / 20 <= y + 0.2 * size
-                   for (x0, y0), (x1, y1) in zip(points, points[1:]) for t in range(21)):
+            samples = ((x0 + (x1 - x0) * t / 20, y0 + (y1 - y0) * t / 20)
+                       for (x0, y0), (x1, y1) in zip(points, points[1:]) for t in range(21))
+            if any(box[0] <= px <= box[2] and box[1] <= py <= box[3] for px, py in samples):
                 found.append((text, name))
     return found
 
@@ -104,8 +107,7 @@ def title_crossings(svg):
 def _on_canvas(graph, size):
     """Center the drawing on a 1920x1080 canvas (graphviz's viewport), enlarged up to MAX_ZOOM where it is
     smaller than the slide: the type never shrinks."""
-    margin = 0.25  # inches left free around the drawing (graphviz pads it a little beyond its plain size)
-    zoom = 1.0 if size is None else min((INCHES[0] - margin) / size[0], (INCHES[1] - margin) / size[1], MAX_ZOOM)
+    zoom = 1.0 if size is None else min((INCHES[0] - MARGIN) / size[0], (INCHES[1] - MARGIN) / size[1], MAX_ZOOM)
     graph.graph_attr.update(dpi=str(DPI), viewport=f"{INCHES[0] * 72:g},{INCHES[1] * 72:g},{zoom:.4f}")
     return graph
 
