@@ -309,3 +309,11 @@ def test_an_edge_out_of_a_collapsed_node_says_what_it_carries_when_it_is_not_the
     drawing = describe.describe(x.grad, model=model, group_composites="collapse")
     carried = {e.carries for e in drawing.edges if e.carries}
     assert "25x20 (saved)" in carried and "2450x500 (saved)" in carried  # conv1's and fc1's weight matrices
+
+
+def test_only_forward_results_are_called_saved():
+    x = tg.tensor([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]).reshape(1, 1, 4, 4).requires_grad_()
+    upstream = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    F.max_pool2d(x, 2).backward(upstream.reshape(1, 1, 2, 2), create_graph=True)  # a reshape of the upstream
+    names = [n.name for n in describe.describe(x.grad, params={"input": x, "dY": upstream}).nodes]
+    assert not any("saved" in name for name in names)  # max pooling's backward reads no forward result here

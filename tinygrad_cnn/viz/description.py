@@ -184,6 +184,19 @@ def _module_and_param_names(params, model):
     return module_names, param_names
 
 
+def _forward_functions(functions):
+    """The ids of the forward Functions that the backward passes among ``functions`` differentiate, and
+    of everything those were computed from (not, say, a reshape of the upstream gradient)."""
+    owners = [fn.scope.owner for fn in functions if _is_backward(fn)]
+    found, stack = set(), [owner for owner in owners if isinstance(owner, Function)]
+    while stack:
+        fn = stack.pop()
+        if id(fn) not in found:
+            found.add(id(fn))
+            stack.extend(p for p in fn.parents if isinstance(p, Function) and not _is_backward(p))
+    return found
+
+
 def _saved_name(fn, name):
     """A forward result that a backward pass reads: 'reshape: X_cols (saved)' for the windows matrix
     (im2col's result, or a reshape or permute of it), else 'reshape (saved)'."""
@@ -338,6 +351,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
             if isinstance(parent, Function):
                 consumers.setdefault(id(parent), []).append(fn)
     param_ids = {id(p) for name, p in (params or {}).items() if name != "input"}
+    forward = _forward_functions(everything)  # what a backward pass reads of these is "saved"
     constant_edges, drawn_constants, upstream_ids = [], set(), {}
     merges = {id(fn) for fn in functions if _is_merge(fn, param_ids)}
     for fn in functions:
@@ -368,7 +382,7 @@ def describe(output, params=None, show_shapes=True, show_grads=False, group_comp
         inline = () if role == "merge" else tuple(a for _, a in operands if a.size == 1)
         name = type(fn).__name__.lower() if role == "merge" else primitive_name(fn)
         note = f"{sum(1 for p in fn.parents if p is not None)} paths meet" if role == "merge" else None
-        if not _is_backward(fn) and any(_is_backward(c) for c in consumers.get(id(fn), ())):
+        if id(fn) in forward and any(_is_backward(c) for c in consumers.get(id(fn), ())):
             name = _saved_name(fn, name)
         retained = fn.retained() if fn.retained is not None else None
         grad = retained.grad.array if show_grads and retained is not None and retained.grad is not None else None
