@@ -149,3 +149,9 @@ def test_default_collate_matches_torchs():
     assert type(ours) is type(theirs) and len(ours) == len(theirs)
     for o, t in [(ours[0], theirs[0]), (ours[1], theirs[1]), (ours[2], theirs[2]), (ours[3]["k"], theirs[3]["k"])]:
         assert o.tolist() == t.tolist() and str(o.dtype) == str(t.dtype).replace("torch.", "")
+
+
+def test_workers_started_by_spawn_get_a_pickled_copy_of_the_loader():
+    dataset = TensorDataset(np.arange(12, dtype=np.float32)[:, None], np.arange(12))
+    loader = DataLoader(dataset, batch_size=4, num_workers=2, multiprocessing_context="spawn")
+    assert labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
