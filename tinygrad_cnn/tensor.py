@@ -318,7 +318,7 @@ class Tensor:
         return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        array = self.xp.full(_shape_args((size,) if isinstance(size, int) else (size,)), fill_value,
+        array = self.xp.full(_shape_args((size,)), fill_value,
                              dtype=backend.dtype(dtype) if dtype is not None else self.dtype)
         return Tensor(array, device=device or self.device, requires_grad=requires_grad)
 
@@ -443,12 +443,17 @@ class Tensor:
             raise NotImplementedError("scatter_: reduce= is not supported; use index_add-style code instead")
         d = _normalize_dim(dim, self.ndim, "scatter_")
         idx = index.array if isinstance(index, Tensor) else backend.to_python_array(index)
-        grid = [self.xp.arange(n).reshape((1,) * i + (n,) + (1,) * (idx.ndim - i - 1)) for i, n in enumerate(idx.shape)]
-        grid[d] = backend.to_device(idx, self.device)
         fill = value if src is None else (src[tuple(slice(0, n) for n in idx.shape)] if isinstance(src, Tensor)
                                           else src)
-        self[tuple(grid)] = fill
+        self[self._along(d, idx)] = fill
         return self
+
+    def _along(self, dim, idx):
+        """The index that picks ``self[..., idx[i, j, ...], ...]`` at dim ``dim`` and position (i, j, ...)
+        elsewhere: gather's and scatter's (broadcasting aranges for the other dims)."""
+        grid = [self.xp.arange(n).reshape((1,) * i + (n,) + (1,) * (idx.ndim - i - 1)) for i, n in enumerate(idx.shape)]
+        grid[dim] = backend.to_device(idx, self.device)
+        return tuple(grid)
 
     def scatter(self, dim, index, src=None, value=None):
         return self.clone().scatter_(dim, index, src, value)
@@ -632,8 +637,8 @@ class Tensor:
         """Matrix product with ``torch.matmul``'s rules for 1-d and batched operands."""
         other = self._constant_like(other)
         if self.ndim == 0 or other.ndim == 0:
-            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(self.shape)} and "
-                               f"{tuple(other.shape)}")
+            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(self.shape)} "
+                               f"and {tuple(other.shape)}")
         if self.dtype != other.dtype:  # PyTorch refuses too, rather than computing silently in float64
             raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got {self.dtype} and "
                                f"{other.dtype}; convert one with .float() or .double()")
@@ -645,7 +650,8 @@ class Tensor:
         try:
             out = ops.MatMul.apply(a, b)
         except ValueError as error:
-            raise ValueError(f"matmul: batch dims of {tuple(self.shape)} and {tuple(other.shape)} do not broadcast") from error
+            raise ValueError(f"matmul: batch dims of {tuple(self.shape)} and {tuple(other.shape)} do not "
+                             "broadcast") from error
         if self.ndim == 1:
             out = out.squeeze(-2)
         if other.ndim == 1:
@@ -825,10 +831,7 @@ class Tensor:
         if idx.ndim != self.ndim:
             raise RuntimeError(f"gather: index has {idx.ndim} dimensions but input has {self.ndim}; they must "
                                f"have the same number of dimensions")
-        xp = self.xp
-        grid = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (idx.ndim - i - 1)) for i, n in enumerate(idx.shape)]
-        grid[d] = backend.to_device(idx, self.device)
-        return self[tuple(grid)]
+        return self[self._along(d, idx)]
 
     def take_along_dim(self, indices, dim):
         return self.gather(dim, indices)

@@ -26,13 +26,11 @@ def save(obj, f, format=None, _use_new_zipfile_serialization=True):
     if format == "npz":
         npz.save(obj, f)
         return
-    buffer = io.BytesIO()
-    pytorch.write(obj, buffer)
     if hasattr(f, "write"):
-        f.write(buffer.getvalue())
+        pytorch.write(obj, f)
         return
     with atomic_write(f) as out:
-        out.write(buffer.getvalue())
+        pytorch.write(obj, out)
 
 
 def load(f, map_location=None, weights_only=None, mmap=None, **pickle_load_args):

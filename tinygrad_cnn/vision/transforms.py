@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..data.transforms import Compose, check_channels_last  # noqa: F401  (Compose: torchvision's name)
+from ..nn.functional import linear_interpolation_weights
 from ..tensor import Tensor
 
 
@@ -141,18 +142,12 @@ def resample_matrix(n_in, n_out, antialias=True):
     """(n_out, n_in) weights of linear interpolation (half-pixel centres), widened to average every
     input pixel under an output pixel when shrinking with ``antialias`` (PIL's triangle filter)."""
     scale = n_in / n_out
-    centers = (np.arange(n_out) + 0.5) * scale
-    if antialias and scale > 1:  # a triangle as wide as an output pixel over the input
-        j = np.arange(n_in) + 0.5
-        weights = np.clip(1 - np.abs(j[None, :] - centers[:, None]) / scale, 0, None)
-        return weights / weights.sum(1, keepdims=True)
-    x = np.clip(centers - 0.5, 0, n_in - 1)  # plain bilinear: positions past the edge clamp to it
-    lo = np.floor(x).astype(int)
-    hi = np.minimum(lo + 1, n_in - 1)
-    weights = np.zeros((n_out, n_in))
-    np.add.at(weights, (np.arange(n_out), lo), 1 - (x - lo))
-    np.add.at(weights, (np.arange(n_out), hi), x - lo)
-    return weights
+    if not (antialias and scale > 1):  # plain bilinear, as F.interpolate places its samples
+        return linear_interpolation_weights(n_in, n_out, scale)
+    centers = (np.arange(n_out) + 0.5) * scale  # a triangle as wide as an output pixel over the input
+    j = np.arange(n_in) + 0.5
+    weights = np.clip(1 - np.abs(j[None, :] - centers[:, None]) / scale, 0, None)
+    return weights / weights.sum(1, keepdims=True)
 
 
 def resize(img, size, antialias=True):

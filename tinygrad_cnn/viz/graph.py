@@ -283,6 +283,12 @@ def save_svg(graph, path, log=print):
     return save(graph, os.path.splitext(os.fspath(path))[0] + ".svg", log)
 
 
+# the lecture's worked example: the 5x5 image, the 3x3 filter, and an upstream gradient for the 3x3 output
+LECTURE_IMAGE = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
+LECTURE_FILTER = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+LECTURE_UPSTREAM = [[1, 0, -1], [2, 1, 0], [0, -1, 1]]
+
+
 def example_graph(model_name="lenet5", backward=False):
     """(output tensor, model, params) for the CLI's demo graphs; with ``backward``, the output is
     the input's gradient computed with create_graph=True."""
@@ -306,10 +312,9 @@ def example_graph(model_name="lenet5", backward=False):
     else:  # the lecture's conv: its 3x3 filter over its 5x5 image, and an upstream gradient for the 3x3 output
         model = nn.Conv2d(1, 1, 3, bias=False)
         with no_grad():
-            model.weight.copy_(creation.tensor([[1.0, 0, 1], [0, 1, 0], [1, 0, 1]]).reshape(1, 1, 3, 3))
-        image = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
-        x = creation.tensor(image, dtype=float32).reshape(1, 1, 5, 5).requires_grad_()
-        upstream = creation.tensor([[1.0, 0, -1], [2, 1, 0], [0, -1, 1]]).reshape(1, 1, 3, 3)
+            model.weight.copy_(creation.tensor(LECTURE_FILTER, dtype=float32).reshape(1, 1, 3, 3))
+        x = creation.tensor(LECTURE_IMAGE, dtype=float32).reshape(1, 1, 5, 5).requires_grad_()
+        upstream = creation.tensor(LECTURE_UPSTREAM, dtype=float32).reshape(1, 1, 3, 3)
         out = (model(x) * upstream).sum()  # so that d(out)/d(conv) is the upstream gradient
         params = {**dict(model.named_parameters()), "input": x}
     if backward:

@@ -11,21 +11,18 @@ from .. import creation, nn
 from ..autograd import no_grad
 from ..backend import float32
 from ..nn import functional as F
-from .graph import example_graph, save
+from .graph import LECTURE_FILTER, LECTURE_IMAGE, LECTURE_UPSTREAM, example_graph, save
 from .slides import slide, slides
 
-IMAGE = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
-FILTER = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
-UPSTREAM = [[1, 0, -1], [2, 1, 0], [0, -1, 1]]
 POOL_INPUT = [[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]
 
 
 def conv_example():
     """The lecture's conv: (image, filter as a Parameter, output, dY), backward run with create_graph."""
-    image = creation.tensor(IMAGE, dtype=float32).reshape(1, 1, 5, 5).requires_grad_()
-    kernel = nn.Parameter(creation.tensor(FILTER, dtype=float32).reshape(1, 1, 3, 3))
+    image = creation.tensor(LECTURE_IMAGE, dtype=float32).reshape(1, 1, 5, 5).requires_grad_()
+    kernel = nn.Parameter(creation.tensor(LECTURE_FILTER, dtype=float32).reshape(1, 1, 3, 3))
     output = F.conv2d(image, kernel)
-    upstream = creation.tensor(UPSTREAM, dtype=float32).reshape(1, 1, 3, 3)
+    upstream = creation.tensor(LECTURE_UPSTREAM, dtype=float32).reshape(1, 1, 3, 3)
     output.backward(upstream, create_graph=True)
     return image, kernel, output, upstream
 
