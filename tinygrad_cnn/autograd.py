@@ -24,6 +24,7 @@ _scope = None  # the innermost Scope (a composite op or module call) being recor
 _anomaly_detection = False
 SMALL = 81  # results with at most this many values (a 9x9 windows matrix) are kept for drawings
 _sequence = itertools.count()  # creation order of linked Functions: backward runs the latest first
+_observer = None  # while a drawing traces a backward pass: told of each step and of each saved array read
 
 
 def is_grad_enabled():
@@ -107,6 +108,25 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 def is_anomaly_enabled():
     return _anomaly_detection
+
+
+class observe_backward(contextlib.ContextDecorator):
+    """Inside, backward passes report what they do to ``observer`` (for the step-by-step player of a
+    drawing): ``observer.read(fn, i, array)`` when ``fn``'s backward reads its saved input ``i`` (None: its
+    output), then ``observer.step(fn, grad, input_grads)`` with the gradient it received and those it sends."""
+
+    def __init__(self, observer):
+        self.observer = observer
+
+    def __enter__(self):
+        global _observer
+        self.previous, _observer = _observer, self.observer
+        return self.observer
+
+    def __exit__(self, *exc):
+        global _observer
+        _observer = self.previous
+        return False
 
 
 class Scope:
@@ -226,7 +246,10 @@ class Function:
 
     def check_version(self, i, array):
         """Raise, as PyTorch does, if input ``i`` (or the output, for i = None) was changed in place since
-        this primitive saved it."""
+        this primitive saved it. Every backward checks each saved array it reads, so this is also where an
+        observer (``observe_backward``) learns what a step reads."""
+        if _observer is not None:
+            _observer.read(self, i, array)
         cell, version = self.output_version if i is None else self.versions[i]
         if cell[0] != version:
             which = "the output" if i is None else f"input {i}"
@@ -365,6 +388,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 upstream = None if grad.requires_grad else grad.array
                 _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), fn, upstream)
             input_grads = fn.backward(grad)
+            if _observer is not None:
+                _observer.step(fn, grad, input_grads)
             if _anomaly_detection:
                 _check_finite(fn, input_grads)
             if not retain_graph:

@@ -77,6 +77,42 @@ def size_text(shape):
     return "x".join(str(n) for n in shape) if len(shape) else "scalar"
 
 
+def value_matrix(array, limit):
+    """How a drawing lays out an array's values: (matrix, whole), a 2-D float64 NumPy array of them (NaN
+    where a wrapped vector's last row ends) and whether all are whole numbers; None where it has more than
+    ``limit`` values (drawn as its norm, min and max instead). A matrix stays as it is and a 9x1 column a
+    column; other shapes lose their size-1 axes, then put the first half of the rest down and the other half
+    across (im2col's windows as 9x9); a long vector or column wraps in rows of 9."""
+    np = backend.numpy_module()
+    values = backend.to_numpy(array).astype("float64")
+    if values.size > limit:
+        return None
+    matrix = values if values.ndim == 2 else values.reshape([n for n in values.shape if n != 1] or [1])  # (9x1 stays)
+    if matrix.ndim == 2 and matrix.shape[1] == 1 and matrix.shape[0] > 12:
+        matrix = matrix[:, 0]  # a long column is wrapped like a long vector
+    if matrix.ndim == 1:
+        matrix = matrix[None] if matrix.size <= 12 else np.pad(matrix, (0, -matrix.size % 9),
+                                                               constant_values=np.nan).reshape(-1, 9)
+    elif matrix.ndim > 2:
+        half = matrix.ndim // 2
+        matrix = matrix.reshape(int(np.prod(matrix.shape[:half])), -1)
+    finite = values[np.isfinite(values)]
+    return matrix, bool(np.all(finite == np.round(finite)))
+
+
+def number_text(value, whole):
+    """One value of a drawn matrix: 4, -0.5, 0.333 (never -0)."""
+    text = f"{value:.0f}" if whole and value == value and abs(value) != float("inf") else f"{value:.3g}"
+    return "0" if text == "-0" else text
+
+
+def summary_text(array):
+    """What a drawing says of an array too large to show: |x|=2.3 min -0.5 max 1.2."""
+    np = backend.numpy_module()
+    values = backend.to_numpy(array).astype("float64")
+    return f"|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} max {values.max():.3g}"
+
+
 def _format_value(value):
     if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
         return str(value[0])

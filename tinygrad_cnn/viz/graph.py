@@ -10,9 +10,11 @@ import os
 import shutil
 from dataclasses import replace
 
+import graphviz
+
 from .. import backend
 from ..atomic import atomic_write
-from .description import describe, size_text
+from .description import describe, number_text, size_text, summary_text, value_matrix
 
 TENSOR, PARAMETER, OUTPUT, OP, MERGE, CONSTANT = "#FFB366", "#FFE08A", "#9BD69B", "#BFE3F2", "#F6B8D1", "#F2F2F2"
 UPSTREAM = "#F4CCCC"  # the gradient a backward pass starts from
@@ -53,18 +55,30 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
         return slide(output, params=params, show_shapes=show_shapes, show_grads=show_grads, model=model,
                      show_values=show_values, focus=focus, max_depth=max_depth, max_values=max_values,
                      group_composites="collapse" if group_composites is True else group_composites)
-    description = describe(output, params=params, show_shapes=show_shapes, show_grads=show_grads,
-                           group_composites=group_composites, direction=direction, model=model,
-                           show_values=show_values, focus=focus, max_depth=max_depth, max_values=max_values)
-    return to_graphviz(description, color_by_kind)
+    options = dict(params=params, group_composites=group_composites, model=model, show_values=show_values,
+                   focus=focus, max_depth=max_depth, max_values=max_values)
+    description = describe(output, show_shapes=show_shapes, show_grads=show_grads, direction=direction, **options)
+    drawing = to_graphviz(description, color_by_kind, Drawing)
+    drawing.output, drawing.options = output, options
+    return drawing
 
 
-def to_graphviz(description, color_by_kind=False):
-    """Render a Description as a ``graphviz.Digraph``."""
-    import graphviz
+class Drawing(graphviz.Digraph):
+    """What ``draw_graph`` returns: a ``graphviz.Digraph`` that also remembers the graph it draws, so that it
+    can become the interactive page (``page.save_html``), which is how a notebook shows it."""
 
+    output = None  # the tensor drawn
+    options = None  # draw_graph's options that the page shares
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        from .page import notebook_html
+        return {"text/html": notebook_html(self)}
+
+
+def to_graphviz(description, color_by_kind=False, cls=graphviz.Digraph):
+    """Render a Description as a ``graphviz.Digraph`` (or the subclass ``cls``)."""
     font = description.font
-    graph = graphviz.Digraph("graph", graph_attr={
+    graph = cls("graph", graph_attr={
         "rankdir": description.direction, "nodesep": "0.2", "ranksep": "0.25", "fontname": "Helvetica",
         "fontsize": str(font + 1), "compound": "true", "newrank": "true"},
         node_attr={"fontname": "Helvetica", "fontsize": str(font), "height": "0.3", "margin": "0.08,0.03"},
@@ -174,35 +188,21 @@ def _number(array):
 
 
 def _values_html(array, description):
-    """Up to ``limit`` values as a table of right-aligned monospace numbers, laid out as the tensor's
-    matrix (a matrix as it is, a 9x1 column as a column; other shapes without their size-1 axes, the
-    first half of the rest down and the other half across; a long vector or column wrapped in rows of
-    9); more values: the norm, min and max."""
-    np = backend.numpy_module()
-    small, numbers, limit = description.small_font, description.number_font, description.max_values
-    values = backend.to_numpy(array).astype("float64")
+    """The values as a table of right-aligned monospace numbers, laid out by ``value_matrix`` (more than
+    ``max_values`` of them: the norm, min and max)."""
+    small, numbers = description.small_font, description.number_font
+    values = backend.to_numpy(array)
     if values.size == 1:
-        return f"<font face='monospace' point-size='{numbers}'>{values.item():.4g}</font>"
-    if values.size > limit:
-        return (f"<font point-size='{small}'>|x|={np.sqrt((values ** 2).sum()):.3g} min {values.min():.3g} "
-                f"max {values.max():.3g}</font>")
-    matrix = values if values.ndim == 2 else values.reshape([n for n in values.shape if n != 1])  # (9x1 stays)
-    if matrix.ndim == 2 and matrix.shape[1] == 1 and matrix.shape[0] > 12:
-        matrix = matrix[:, 0]  # a long column is wrapped like a long vector
-    if matrix.ndim == 1:
-        matrix = matrix[None] if matrix.size <= 12 else np.pad(matrix, (0, -matrix.size % 9),
-                                                               constant_values=np.nan).reshape(-1, 9)
-    elif matrix.ndim > 2:  # the first half of the axes down, the second half across: im2col's windows as 9x9
-        half = matrix.ndim // 2
-        matrix = matrix.reshape(int(np.prod(matrix.shape[:half])), -1)
-    finite = matrix[np.isfinite(matrix)]
-    whole = bool(np.all(finite == np.round(finite)))
+        return f"<font face='monospace' point-size='{numbers}'>{float(values.reshape(-1)[0]):.4g}</font>"
+    laid_out = value_matrix(values, description.max_values)
+    if laid_out is None:
+        return f"<font point-size='{small}'>{summary_text(values)}</font>"
+    matrix, whole = laid_out
 
     def cell(i, v):
         if i >= values.size:
             return "<td></td>"  # the end of a wrapped vector's last row
-        text = f"{v:.0f}" if whole and np.isfinite(v) else f"{v:.3g}"
-        return f"<td align='right'>&nbsp;{'0' if text == '-0' else text}</td>"  # at least a space apart
+        return f"<td align='right'>&nbsp;{number_text(v, whole)}</td>"  # at least a space apart
 
     width = matrix.shape[1]
     rows = "".join("<tr>" + "".join(cell(r * width + c, v) for c, v in enumerate(row)) + "</tr>"
