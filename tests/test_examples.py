@@ -97,5 +97,8 @@ def test_the_lecture_notebook_runs_and_is_reproducible(tmp_path):
     assert "[[4. 3. 4.]" in text and "L=4: 9 pixels" in text and "fused conv == conv then batch norm: True" in text
     if shutil.which("dot"):  # the conv forward, dX, dW, max pooling's and batch norm's backward, inline
         assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) == 5
+    pages = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert len(pages) == 5 and all("frame.srcdoc" in page and "graph-data" in page for page in pages)
+    assert os.path.exists(tmp_path / "conv_graph.html")
     again = "".join(o.get("text", "") for o in run_notebook(tmp_path))
     assert again == text  # seeded: a second run prints exactly the same

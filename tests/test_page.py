@@ -260,3 +260,39 @@ def test_a_step_inside_a_collapsed_composite_lights_the_composite(browser, tmp_p
     lit = browser.find_element("css selector", ".node.lit")
     outermost = next(c for c in nodes[step["node"]]["cluster"] if c in data["collapsed"])
     assert lit.get_attribute("data-cluster") == outermost
+
+
+def test_in_a_notebook_the_page_replaces_the_svg_and_the_svg_stays_where_scripts_are_off(browser, tmp_path,
+                                                                                          screenshots):
+    if not shutil.which("dot"):
+        pytest.skip("graphviz's dot is not installed, so there is no static SVG to fall back on")
+    out, model, params = _lecture()
+    fragment = draw_graph(out, params=params, model=model)._repr_mimebundle_()["text/html"]
+    page = tmp_path / "notebook.html"
+    page.write_text(f"<!DOCTYPE html><html><body><div id='cell'>{fragment}</div></body></html>", encoding="utf-8")
+    browser.get(page.as_uri())  # the fragment's script runs, as in a trusted notebook
+    frame = browser.find_element("css selector", "#cell iframe")
+    assert not browser.find_elements("css selector", "#cell > div > svg")
+    browser.switch_to.frame(frame)
+    assert len(browser.find_elements("css selector", "#scene .node")) == 13
+    browser.switch_to.default_content()
+    browser.save_screenshot(os.path.join(screenshots, "page_in_notebook.png"))
+    browser.execute_script("document.getElementById('cell').innerHTML = arguments[0]", fragment)  # scripts off
+    assert browser.find_elements("css selector", "#cell svg") and not browser.find_elements("css selector", "iframe")
+
+
+def test_the_conv_page_plays_the_animation(browser, tmp_path, screenshots):
+    from tinygrad_cnn.viz.animation import conv_frames
+    out, model, params = _lecture()
+    frames = conv_frames()
+    _open(browser, tmp_path, "conv_animated", out, params=params, model=model, animation=frames)
+    browser.find_element("id", "show-animation").click()
+    assert browser.find_element("id", "frame-label").text.startswith("1 / 27: Forward: window 1 of 9")
+    for _ in range(13):
+        browser.find_element("id", "frame-next").click()
+    assert browser.find_element("id", "frame-label").text == f"14 / 27: {frames[13].title}"
+    assert browser.execute_script("return document.querySelector('#frame-box svg').outerHTML").count("<rect") == \
+        frames[13].svg.count("<rect")
+    browser.save_screenshot(os.path.join(screenshots, "page_conv_animation.png"))
+    browser.find_element("id", "close-animation").click()
+    assert not browser.find_element("id", "animation").is_displayed()

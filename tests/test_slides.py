@@ -104,6 +104,10 @@ def test_the_lecture_command_writes_every_figure_as_a_slide_in_lecture_order(tmp
     numbers = [px for text, px in S.font_pixels(dw) if re.fullmatch(r"-?\d+", text.strip())]
     assert len(numbers) >= 81 + 9 and min(numbers) >= 14  # X_cols' 81 numbers and dY's 9, readable
     assert "X_cols" in dw and ">dY<" in dw
+    frames = re.findall(r'<img src="(conv_animation/conv_\d+\.svg)"', index)
+    assert len(frames) == 27 and all((tmp_path / frame).exists() for frame in frames)
+    for page in ("conv-demo.html", "lenet5.html"):  # the interactive pages, linked from the index
+        assert f'href="{page}"' in index and "graph-data" in (tmp_path / page).read_text(encoding="utf-8")
 
 
 def test_the_title_crossing_check_finds_an_edge_through_a_title():

@@ -172,6 +172,8 @@ def build_parser():
                        help="16:9 slides (1920x1080 at readable type): summarised to fit, split by module where "
                             "one slide is not enough (out_1.png, out_2.png, ...)")
     graph.add_argument("--out", default=None, help="output file (its suffix picks the format)")
+    graph.add_argument("--html", default=None, metavar="PATH",
+                       help="write the interactive page (pan, zoom, expand, step through backward) to PATH")
     graph.set_defaults(run=_graph)
 
     lecture = commands.add_parser("lecture", help="write every lecture figure as a 16:9 slide (PNG, SVG, index.html)")

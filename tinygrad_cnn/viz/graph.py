@@ -71,8 +71,13 @@ class Drawing(graphviz.Digraph):
     options = None  # draw_graph's options that the page shares
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """In Jupyter: the interactive page (the static SVG where scripts are off, and for viewers that show
+        no HTML)."""
         from .page import notebook_html
-        return {"text/html": notebook_html(self)}
+        bundle = {"text/html": notebook_html(self)}
+        if dot_available():
+            bundle["image/svg+xml"] = self.pipe(format="svg", encoding="utf-8")
+        return bundle
 
 
 def to_graphviz(description, color_by_kind=False, cls=graphviz.Digraph):
@@ -331,6 +336,16 @@ def graph_command(args):
         out_path = os.path.splitext(out_path)[0] + "." + fmt
     output, model, params = example_graph(args.model, args.backward)
     what = "backward pass (the graph of the input's gradient)" if args.backward else "forward pass"
+    if args.html:  # the interactive page (with the conv demo: its animation too)
+        from .animation import conv_frames
+        from .page import save_html
+        frames = conv_frames() if args.model == "conv-demo" and not args.backward else None
+        written = save_html(output, args.html, animation=frames, params=params, model=model,
+                            group_composites="collapse" if args.collapse else True, focus=args.focus,
+                            max_depth=args.depth)
+        print(f"wrote {written}: the {what} of {args.model}, as a page to open in a browser")
+        if not args.out:
+            return 0
     if args.slide:  # as many 16:9 slides as the graph needs: out.png, or out_1.png, out_2.png, ...
         from .slides import slides
         parts = slides(output, params=params, model=model, focus=args.focus, max_depth=args.depth)

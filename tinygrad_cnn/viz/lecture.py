@@ -2,7 +2,8 @@
 3x3 filter (the windows matrix X_cols with its 81 numbers, the product), its backward pass (dX and
 dW with every number), max pooling's and batch norm's backward passes, LeNet-5 forward and backward,
 and a residual block. ``python -m tinygrad_cnn lecture --out DIR`` writes each as PNG and SVG with an
-index page; the lessons in ``examples/`` save the same figures.
+index page, the conv's animation frames (SVG) and the interactive pages of the conv and LeNet-5; the
+lessons in ``examples/`` save the same figures.
 """
 import html
 import os
@@ -11,7 +12,9 @@ from .. import creation, nn
 from ..autograd import no_grad
 from ..backend import float32
 from ..nn import functional as F
+from .animation import conv_frames, save_frames
 from .graph import LECTURE_FILTER, LECTURE_IMAGE, LECTURE_UPSTREAM, example_graph, save
+from .page import save_html
 from .slides import slide, slides
 
 POOL_INPUT = [[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]
@@ -78,7 +81,8 @@ def lecture_slides():
 
 
 def write_lecture(folder, log=print):
-    """Write every slide as PNG and SVG (DOT where ``dot`` is missing) and index.html; returns the paths."""
+    """Write every slide as PNG and SVG (DOT where ``dot`` is missing), the conv's animation frames, the
+    interactive pages and index.html; returns the paths."""
     os.makedirs(folder, exist_ok=True)
     written, rows = [], []
     for stem, title, graph in lecture_slides():
@@ -89,6 +93,20 @@ def write_lecture(folder, log=print):
         element = (f'<img src="{picture}" alt="{html.escape(title)}">' if picture.endswith(".png")
                    else f'<a href="{picture}">{picture}</a>')
         rows.append(f"<section><h2>{html.escape(title)}</h2>{element}</section>")
+    frames = conv_frames()  # the conv, animated: a frame per window, as SVG for slides and on its page
+    paths = save_frames(frames, os.path.join(folder, "conv_animation"))
+    written += paths
+    rows.append("<section><h2>The conv, animated: im2col, then col2im and dW window by window</h2>"
+                + "".join(f'<img src="conv_animation/{os.path.basename(p)}" alt="frame {k}">'
+                          for k, p in enumerate(paths, 1)) + "</section>")
+    pages = []  # the interactive pages: the conv (with its animation) and LeNet-5
+    for name, animation in (("conv-demo", frames), ("lenet5", None)):
+        output, model, params = example_graph(name)
+        pages.append(save_html(output, os.path.join(folder, f"{name}.html"), animation=animation, params=params,
+                               model=model))
+    written += pages
+    rows.insert(0, "<p>Explore the graphs, and step through their backward passes: " + ", ".join(
+        f'<a href="{os.path.basename(p)}">{os.path.basename(p)}</a>' for p in pages) + "</p>")
     index = os.path.join(folder, "index.html")
     with open(index, "w", encoding="utf-8") as f:
         f.write("<!doctype html><meta charset='utf-8'><title>tinygrad_cnn: the lecture's figures</title>"

@@ -105,7 +105,8 @@ def page_data(output, params=None, model=None, group_composites=True, show_value
                 for c in full.clusters.values()]
     edges = [{"source": e.source, "target": e.target, "style": e.style, "label": e.operand or e.carries}
              for e in full.edges]
-    return {"title": title or _title(output, model), "nodes": nodes, "clusters": clusters, "edges": edges,
+    what = next((node.name for node in full.nodes if node.role == "output"), "output")
+    return {"title": title or f"{type(model).__name__ if model is not None else 'A graph'}: {what}", "nodes": nodes, "clusters": clusters, "edges": edges,
             "collapsed": _initial_collapse(full, group_composites), "colours": ROLE_COLOURS,
             "kinds": KIND_COLOURS, "freed": freed,
             "steps": [{"node": s.node, "title": s.title, "formula": s.formula,
@@ -114,11 +115,6 @@ def page_data(output, params=None, model=None, group_composites=True, show_value
                                  for n, what, a in s.reads],
                        "sends": [{"node": n, "grad": values_json(a, max_values)} for n, a in s.sends]}
                       for s in steps]}
-
-
-def _title(output, model):
-    what = type(model).__name__ if model is not None else "a computation"
-    return f"The graph of {what}: {size_text(output.shape)} {'loss' if output.numel() == 1 else 'output'}"
 
 
 def _asset(name):

@@ -6,7 +6,7 @@ gradients it sent on; then one step per leaf, where what arrived is summed into 
 """
 from dataclasses import dataclass, field
 
-from ..autograd import Function, observe_backward, run_backward
+from ..autograd import Function, observe_backward, run_backward, scope_chain
 from ..creation import ones_like
 from .description import walk
 
@@ -28,7 +28,7 @@ PRIMITIVE_FORMULAS = {
     "Sigmoid": "dX = dY · Y · (1 − Y)",
     "Erf": "dX = dY · 2/√π · exp(−X²)",
     "Cast": "dX = dY, cast back to X's dtype",
-    "MatMul": "dA = dY · Bᵀ, dB = Aᵀ · dY (for a conv: dX_cols = dY · Wᵀ, dW = X_colsᵀ · dY)",
+    "MatMul": "dA = dY · Bᵀ, dB = Aᵀ · dY",
     "Reshape": "dX = dY reshaped back to X's shape",
     "Permute": "dX = dY with its axes put back",
     "Expand": "dX = dY summed over the axes that were broadcast",
@@ -45,6 +45,15 @@ PRIMITIVE_FORMULAS = {
     "Im2Col": "col2im adds each window's gradient back into dX (overlapping windows add up)",
     "Col2Im": "dX = im2col(dY): each window reads its gradient back",
 }
+CONV_MATMUL = "dX_cols = dY · Wᵀ, dW = X_colsᵀ · dY (X_cols: the windows, a row each; W: the filters as columns)"
+
+
+def formula(fn):
+    """What ``fn``'s backward computes, in one line (a conv's matrix product in the lecture's names)."""
+    name = type(fn).__name__
+    if name == "MatMul" and any(s.name == "conv2d" for s in scope_chain(fn.scope)):
+        return CONV_MATMUL
+    return PRIMITIVE_FORMULAS.get(name, "")
 
 
 @dataclass
@@ -80,9 +89,7 @@ class _Recorder:
 
     def step(self, fn, grad, input_grads):
         sends = [(node_id(p), g.array) for p, g in zip(fn.parents, input_grads) if p is not None and g is not None]
-        name = type(fn).__name__
-        self.steps.append(Step(node_id(fn), f"{name.lower()} backward", PRIMITIVE_FORMULAS.get(name, ""),
-                               grad.array, self.reads, sends))
+        self.steps.append(Step(node_id(fn), f"{type(fn).__name__.lower()} backward", formula(fn), grad.array, self.reads, sends))
         self.reads = []
 
 
