@@ -16,9 +16,8 @@ def grid(svg, label, rows, columns):
     start = svg.index(f">{label}</text>")
     end = svg.find("class='label'", start + 1)
     section = svg[start:end if end > 0 else len(svg)]
-    cells = re.findall(r"<rect x='([\d.]+)' y='([\d.]+)' width='(\d+)'[^>]*stroke='#888'/>(?:(<text[^>]*>[^<]*</text>))?",
-                       section)
-    values = [float(CELL.search(text).group(2)) if text else np.nan for _, _, _, text in cells]
+    cells = re.findall(r"<rect [^>]*stroke='#888'/>(<text[^>]*>[^<]*</text>)?", section)
+    values = [float(CELL.search(text).group(2)) if text else np.nan for text in cells]
     return np.array(values[:rows * columns]).reshape(rows, columns)
 
 

@@ -11,7 +11,6 @@ import shutil
 import numpy as np
 import pytest
 
-import tinygrad_cnn as tg
 from tinygrad_cnn.autograd import _backward_order
 from tinygrad_cnn.viz.graph import LECTURE_FILTER, LECTURE_IMAGE, LECTURE_UPSTREAM, draw_graph, example_graph
 from tinygrad_cnn.viz.page import notebook_html, page_data, page_html, save_html
@@ -58,11 +57,12 @@ def test_the_lectures_matmul_step_has_the_lectures_numbers():
     np.testing.assert_array_equal(_matrix(step["grad"]).reshape(3, 3), upstream)  # dY, one row per window
     windows = np.array([np.array(LECTURE_IMAGE)[i:i + 3, j:j + 3].reshape(-1) for i in range(3) for j in range(3)])
     reads = {r["what"]: _matrix(r["values"]) for r in step["reads"]}
-    np.testing.assert_array_equal(reads["input 0"], windows)  # X_cols, saved
-    np.testing.assert_array_equal(reads["input 1"].reshape(-1), np.array(LECTURE_FILTER).reshape(-1))  # W
-    sends = [_matrix(s["grad"]) for s in step["sends"]]
-    np.testing.assert_array_equal(sends[0], upstream.reshape(9, 1) @ np.array(LECTURE_FILTER, float).reshape(1, 9))
-    np.testing.assert_array_equal(sends[1].reshape(-1), windows.T @ upstream.reshape(-1))  # dW = X_colsᵀ · dY
+    np.testing.assert_array_equal(reads["X_cols"], windows)  # saved
+    np.testing.assert_array_equal(reads["W"].reshape(-1), np.array(LECTURE_FILTER).reshape(-1))
+    sends = {s["what"]: _matrix(s["grad"]) for s in step["sends"]}
+    filter_row = np.array(LECTURE_FILTER, float).reshape(1, 9)
+    np.testing.assert_array_equal(sends["dX_cols"], upstream.reshape(9, 1) @ filter_row)  # dX_cols = dY · Wᵀ
+    np.testing.assert_array_equal(sends["dW"].reshape(-1), windows.T @ upstream.reshape(-1))  # dW = X_colsᵀ · dY
     assert "dX_cols = dY · Wᵀ" in step["formula"]
     col2im = next(s for s in data["steps"] if s["title"] == "im2col backward")
     assert "col2im adds each window's gradient" in col2im["formula"]
@@ -240,7 +240,7 @@ def test_the_player_steps_through_the_backward_pass_in_autograds_order(browser, 
             assert sent == {s["node"] for s in step["sends"]}
             assert len(browser.find_elements("css selector", ".edge.grad-out")) == 2
             info = browser.find_element("id", "step-info").text
-            assert "dX_cols = dY · Wᵀ" in info and "reads input 0" in info
+            assert "dX_cols = dY · Wᵀ" in info and "reads X_cols (saved: reshape)" in info and "sends dW" in info
             browser.save_screenshot(os.path.join(screenshots, "page_conv_matmul_step.png"))
     body.send_keys(Keys.ARROW_RIGHT)  # past the end: stays on the last step
     assert browser.find_element("id", "slider").get_attribute("value") == str(len(data["steps"]))
@@ -296,3 +296,18 @@ def test_the_conv_page_plays_the_animation(browser, tmp_path, screenshots):
     browser.save_screenshot(os.path.join(screenshots, "page_conv_animation.png"))
     browser.find_element("id", "close-animation").click()
     assert not browser.find_element("id", "animation").is_displayed()
+
+
+def test_the_graph_command_writes_the_page(tmp_path, capsys):
+    from tinygrad_cnn.__main__ import main
+    path = tmp_path / "conv.html"
+    assert main(["graph", "--model", "conv-demo", "--html", str(path)]) == 0
+    assert "as a page to open in a browser" in capsys.readouterr().out
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(re.search(r"<script id='graph-data' type='application/json'>(.*?)</script>", text, re.S)
+                      .group(1).replace("<\\/", "</"))
+    assert len(data["steps"]) == 11 and len(data["frames"]) == 27  # the conv demo's page plays its animation
+    assert main(["graph", "--model", "lenet5", "--backward", "--collapse", "--html", str(tmp_path / "b.html")]) == 0
+    data = json.loads(re.search(r"application/json'>(.*?)</script>", (tmp_path / "b.html").read_text(
+        encoding="utf-8"), re.S).group(1).replace("<\\/", "</"))
+    assert data["collapsed"] and "frames" not in data and data["title"] == "LeNet5: input.grad"

@@ -8,7 +8,6 @@ import pytest
 import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
-from tinygrad_cnn.models import BasicBlock, LeNet5
 from tinygrad_cnn.viz import slides as S
 from tinygrad_cnn.viz.graph import example_graph
 

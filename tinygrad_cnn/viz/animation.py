@@ -81,8 +81,9 @@ def _outline(parts, left, top, cell, r, c, rows, columns):
 
 def _frame(title, caption, parts):
     """A Frame whose SVG shows the title and caption above ``parts``."""
-    return Frame(title, caption, f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='{WIDTH}' "
-            f"height='{HEIGHT}' font-family='Helvetica, Arial, sans-serif'>"
+    return Frame(title, caption,
+                 f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='{WIDTH}' "
+                 f"height='{HEIGHT}' font-family='Helvetica, Arial, sans-serif'>"
             "<style>.label{font-size:22px;font-weight:bold}.sign{font-size:40px}</style>"
             f"<rect width='{WIDTH}' height='{HEIGHT}' fill='white'/>"
             f"<text x='50' y='60' font-size='34' font-weight='bold'>{html.escape(title)}</text>"
@@ -129,7 +130,8 @@ def conv_frames(image=LECTURE_IMAGE, weight=LECTURE_FILTER, upstream=LECTURE_UPS
         _outline(parts, 50, 200, 90, i, j, 1, 1)
         row = (n.upstream[i, j] * n.weight).reshape(1, -1)
         _grid(parts, 390, 200, n.weight.reshape(1, -1), 56, "Wᵀ (1x9)")
-        _grid(parts, 390, 400, row, 56, f"row {k + 1} of dX_cols = dY[{i},{j}] · Wᵀ", {(0, c): ROW for c in range(9)})
+        _grid(parts, 390, 400, row, 56, f"row {k + 1} of dX_cols = dY[{i},{j}] · Wᵀ",
+              {(0, c): ROW for c in range(kh * kw)})
         _grid(parts, 1000, 200, dx, 96, "dX (5x5), summed so far", {rc: ROW for rc in _window_cells(i, j, kh, kw)})
         _outline(parts, 1000, 200, 96, i, j, kh, kw)
         frames.append(_frame(f"Backward, dX: col2im adds window {k + 1} of {len(positions)}",

@@ -19,7 +19,7 @@ from importlib import resources
 from ..atomic import atomic_write
 from ..tensor import Tensor
 from .description import describe, number_text, size_text, summary_text, value_matrix
-from .graph import (CONSTANT, KIND_COLOURS, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing, dot_available)
+from .graph import (CONSTANT, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing, dot_available)
 from .steps import trace_backward
 
 ROLE_COLOURS = {"input": TENSOR, "parameter": PARAMETER, "output": OUTPUT, "primitive": OP, "merge": MERGE,
@@ -106,14 +106,15 @@ def page_data(output, params=None, model=None, group_composites=True, show_value
     edges = [{"source": e.source, "target": e.target, "style": e.style, "label": e.operand or e.carries}
              for e in full.edges]
     what = next((node.name for node in full.nodes if node.role == "output"), "output")
-    return {"title": title or f"{type(model).__name__ if model is not None else 'A graph'}: {what}", "nodes": nodes, "clusters": clusters, "edges": edges,
-            "collapsed": _initial_collapse(full, group_composites), "colours": ROLE_COLOURS,
-            "kinds": KIND_COLOURS, "freed": freed,
+    title = title or f"{type(model).__name__ if model is not None else 'A graph'}: {what}"
+    return {"title": title, "nodes": nodes, "clusters": clusters, "edges": edges,
+            "collapsed": _initial_collapse(full, group_composites), "colours": ROLE_COLOURS, "freed": freed,
             "steps": [{"node": s.node, "title": s.title, "formula": s.formula,
                        "grad": values_json(s.grad, max_values),
                        "reads": [{"node": n, "what": what, "values": values_json(a, max_values)}
                                  for n, what, a in s.reads],
-                       "sends": [{"node": n, "grad": values_json(a, max_values)} for n, a in s.sends]}
+                       "sends": [{"node": n, "what": what, "grad": values_json(a, max_values)}
+                                 for n, what, a in s.sends]}
                       for s in steps]}
 
 

@@ -48,12 +48,21 @@ PRIMITIVE_FORMULAS = {
 CONV_MATMUL = "dX_cols = dY · Wᵀ, dW = X_colsᵀ · dY (X_cols: the windows, a row each; W: the filters as columns)"
 
 
+def _in_conv(fn):
+    return type(fn).__name__ == "MatMul" and any(s.name == "conv2d" for s in scope_chain(fn.scope))
+
+
 def formula(fn):
     """What ``fn``'s backward computes, in one line (a conv's matrix product in the lecture's names)."""
-    name = type(fn).__name__
-    if name == "MatMul" and any(s.name == "conv2d" for s in scope_chain(fn.scope)):
-        return CONV_MATMUL
-    return PRIMITIVE_FORMULAS.get(name, "")
+    return CONV_MATMUL if _in_conv(fn) else PRIMITIVE_FORMULAS.get(type(fn).__name__, "")
+
+
+def operand_names(fn):
+    """The names the formula gives ``fn``'s inputs: X for one, A and B for two (X_cols and W in a conv)."""
+    if _in_conv(fn):
+        return ("X_cols", "W")
+    count = len(fn.parents)
+    return ("X",) if count == 1 else ("A", "B") if count == 2 else tuple(f"X{i}" for i in range(count))
 
 
 @dataclass
@@ -65,7 +74,7 @@ class Step:
     formula: str  # what it computes, in one line
     grad: object  # the gradient it receives (for a leaf: the sum it adds into .grad)
     reads: list = field(default_factory=list)  # (node id, what, array) of each saved array it reads
-    sends: list = field(default_factory=list)  # (node id, array) of each gradient it sends on
+    sends: list = field(default_factory=list)  # (node id, what, array) of each gradient it sends on
 
 
 def node_id(parent):
@@ -81,15 +90,18 @@ class _Recorder:
 
     def read(self, fn, i, array):
         if i is None:
-            self.reads.append((node_id(fn), "its output Y", array))
+            self.reads.append((node_id(fn), "Y, its output", array))
         elif fn.parents[i] is None:  # an operand that needs no gradient (drawn as c<fn>_<i>)
-            self.reads.append((f"c{id(fn)}_{i}", f"constant input {i}", array))
+            self.reads.append((f"c{id(fn)}_{i}", f"{operand_names(fn)[i]}, a constant", array))
         else:
-            self.reads.append((node_id(fn.parents[i]), f"input {i}", array))
+            self.reads.append((node_id(fn.parents[i]), operand_names(fn)[i], array))
 
     def step(self, fn, grad, input_grads):
-        sends = [(node_id(p), g.array) for p, g in zip(fn.parents, input_grads) if p is not None and g is not None]
-        self.steps.append(Step(node_id(fn), f"{type(fn).__name__.lower()} backward", formula(fn), grad.array, self.reads, sends))
+        names = operand_names(fn)
+        sends = [(node_id(p), "d" + name, g.array) for p, g, name in zip(fn.parents, input_grads, names)
+                 if p is not None and g is not None]
+        self.steps.append(Step(node_id(fn), f"{type(fn).__name__.lower()} backward", formula(fn), grad.array,
+                               self.reads, sends))
         self.reads = []
 
 
@@ -107,7 +119,7 @@ def trace_backward(output, names=None):
         sums = run_backward([output], [ones_like(output)], retain_graph=True, inputs=leaves)
     arrivals = {}
     for step in recorder.steps:
-        for target, _ in step.sends:
+        for target, _, _ in step.sends:
             arrivals[target] = arrivals.get(target, 0) + 1
     steps = recorder.steps
     for leaf, total in sorted(zip(leaves, sums), key=lambda pair: _arrival(steps, f"t{id(pair[0])}")):
@@ -121,4 +133,4 @@ def trace_backward(output, names=None):
 
 def _arrival(steps, target):
     """The step at which ``target`` received its first gradient (leaves are summed in arrival order)."""
-    return next((i for i, step in enumerate(steps) if any(t == target for t, _ in step.sends)), len(steps))
+    return next((i for i, step in enumerate(steps) if any(t == target for t, _, _ in step.sends)), len(steps))

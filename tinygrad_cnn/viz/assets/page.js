@@ -327,8 +327,8 @@
     label.textContent = `step ${current} of ${data.steps.length}: ${s.title}` + (where ? ` in ${where.split(" › ").pop()}` : "");
     let out = `<h3>Step ${current}: ${escape(s.title)}</h3><div class="formula">${escape(s.formula)}</div>` +
       `<div class="label" style="color:#D32F2F">${s.sends.length ? "receives dY" : "the sum it adds into .grad"}</div>${valuesHtml(s.grad)}`;
-    for (const r of s.reads) out += `<div class="label" style="color:#1565C0">reads ${escape(r.what)} (${escape(nameOf(r.node))}, saved)</div>${valuesHtml(r.values)}`;
-    for (const t of s.sends) out += `<div class="label" style="color:#2E7D32">sends to ${escape(nameOf(t.node))}</div>${valuesHtml(t.grad)}`;
+    for (const r of s.reads) out += `<div class="label" style="color:#1565C0">reads ${escape(r.what)} (saved: ${escape(nameOf(r.node))})</div>${valuesHtml(r.values)}`;
+    for (const t of s.sends) out += `<div class="label" style="color:#2E7D32">sends ${escape(t.what)} to ${escape(nameOf(t.node))}</div>${valuesHtml(t.grad)}`;
     info.innerHTML = out;
   }
   function go(step) { current = Math.max(0, Math.min(data.steps.length, step)); showStep(); }
