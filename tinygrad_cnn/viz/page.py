@@ -25,7 +25,7 @@ from .steps import trace_backward
 ROLE_COLOURS = {"input": TENSOR, "parameter": PARAMETER, "output": OUTPUT, "primitive": OP, "merge": MERGE,
                 "composite": OP, "constant": CONSTANT, "mask": CONSTANT, "upstream": UPSTREAM,
                 "stub_in": "#FFFFFF", "stub_out": "#FFFFFF"}
-START_COLLAPSED = 40  # a larger graph's page starts with its composites collapsed (LeNet-5's has 81 nodes)
+START_COLLAPSED = 40  # a larger graph's page starts with its composites collapsed (LeNet-5's has 60 nodes)
 
 
 def values_json(array, limit):
