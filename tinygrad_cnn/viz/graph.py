@@ -70,11 +70,14 @@ class Drawing(graphviz.Digraph):
     output = None  # the tensor drawn
     options = None  # draw_graph's options that the page shares
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """In Jupyter: the interactive page (the static SVG where scripts are off, and for viewers that show
-        no HTML)."""
+    def _repr_html_(self):
+        """The interactive page, inline (over the static SVG, which stays where scripts are off)."""
         from .page import notebook_html
-        bundle = {"text/html": notebook_html(self)}
+        return notebook_html(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """In Jupyter: the interactive page, and the static SVG for viewers that show no HTML."""
+        bundle = {"text/html": self._repr_html_()}
         if dot_available():
             bundle["image/svg+xml"] = self.pipe(format="svg", encoding="utf-8")
         return bundle
