@@ -118,3 +118,21 @@ def test_a_retained_graph_run_twice_gives_exactly_twice_the_gradient(name, value
     once = x.grad.numpy().copy()
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), 2 * once)
+
+
+@requires_torch
+def test_a_retained_non_leaf_gradient_accumulates_as_pytorchs():
+    values = np.array([0.5, -1.25, 2.0], np.float32)
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(values, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        z = (y * y).sum()
+        z.backward(retain_graph=True)
+        once = y.grad.detach().numpy().copy()
+        z.backward()
+        results.append((once, y.grad.detach().numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])  # twice the first: accumulated, not replaced
+    np.testing.assert_array_equal(results[0][1], 2 * results[0][0])

@@ -11,6 +11,8 @@ import shutil
 import numpy as np
 import pytest
 
+import tinygrad_cnn as tg
+
 from tinygrad_cnn.autograd import _backward_order
 from tinygrad_cnn.viz.graph import LECTURE_FILTER, LECTURE_IMAGE, LECTURE_UPSTREAM, draw_graph, example_graph
 from tinygrad_cnn.viz.page import notebook_html, page_data, page_html, save_html
@@ -311,3 +313,12 @@ def test_the_graph_command_writes_the_page(tmp_path, capsys):
     data = json.loads(re.search(r"application/json'>(.*?)</script>", (tmp_path / "b.html").read_text(
         encoding="utf-8"), re.S).group(1).replace("<\\/", "</"))
     assert data["collapsed"] and "frames" not in data and data["title"] == "LeNet5: input.grad"
+
+
+def test_the_trace_leaves_a_retained_gradient_as_it_was():
+    x = tg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    loss = (y * y).sum()
+    trace_backward(loss)
+    assert y.grad is None and x.grad is None

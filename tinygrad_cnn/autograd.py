@@ -382,8 +382,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             grad = grads.pop(fn)
             if wanted is not None and id(fn) in wanted:
                 wanted[id(fn)] = grad
-            if fn.retained is not None and fn.retained() is not None:
-                fn.retained().grad = grad if create_graph else Tensor._from_array(grad.array)
+            if fn.retained is not None and fn.retained() is not None:  # accumulated, as a leaf's (PyTorch's rule)
+                _accumulate_leaf(fn.retained(), grad, create_graph)
             if create_graph:  # group the ops of each backward pass, for drawings of the backward graph
                 upstream = None if grad.requires_grad else grad.array
                 _scope = Scope(None, "function", f"{type(fn).__name__.lower()} backward", (), fn, upstream)

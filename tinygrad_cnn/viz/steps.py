@@ -113,10 +113,16 @@ def trace_backward(output, names=None):
     Raises RuntimeError where ``backward()`` already freed the graph's saved arrays."""
     if output.creator is None:
         return []
-    _, leaves = walk(output)
+    functions, leaves = walk(output)
+    retained = [t for t in (fn.retained() for fn in functions if fn.retained is not None) if t is not None]
+    grads_before = [t.grad for t in retained]  # (backward fills in a retain_grad tensor's .grad: put back)
     recorder = _Recorder()
-    with observe_backward(recorder):
-        sums = run_backward([output], [ones_like(output)], retain_graph=True, inputs=leaves)
+    try:
+        with observe_backward(recorder):
+            sums = run_backward([output], [ones_like(output)], retain_graph=True, inputs=leaves)
+    finally:
+        for t, grad in zip(retained, grads_before):
+            t.grad = grad
     arrivals = {}
     for step in recorder.steps:
         for target, _, _ in step.sends:
