@@ -143,7 +143,8 @@ def separate(batch_size, batch_norm, steps, device, rounds):
     results = {}
     for kind in ("train", "infer"):
         case = dict(kind=kind, batch=batch_size, batch_norm=batch_norm, steps=steps, device=device)
-        per_round = harness.alternate(__file__, case, rounds, ("ours", "torch") if torch is not None else ("ours",))
+        per_round = harness.alternate(__file__, case, rounds,
+                                      ("ours", "compiled", "torch") if torch is not None else ("ours", "compiled"))
         for lib, values in per_round.items():
             results[f"{lib}_{kind}"] = values
     return results
@@ -154,10 +155,12 @@ def worker(library, case):
     ours, theirs = twins(case["batch_norm"], case["device"])
     x, y = batch(case["batch"])
     device = case["device"]
-    if library == "ours":
+    if library in ("ours", "compiled"):
         model, args = ours, (tg.tensor(x, device=device), tg.tensor(y, device=device))
         opt = tg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         train, infer = (lambda: our_step(model, opt, *args)), (lambda: our_inference(model, args[0]))
+        if library == "compiled":  # recorded at the first warm-up step, proven at the second, replayed after
+            train, infer = tg.compile(train), tg.compile(infer)
     else:
         torch.set_num_threads(harness.cpu_count())
         model, args = theirs, (torch.tensor(x, device=device), torch.tensor(y, device=device))
@@ -326,6 +329,11 @@ def main():
                     line += f"{ours_mb:13.0f} {torch_mb:6.0f} {mem_ratio:6.2f}"
                 else:
                     line += f"{ours_mb:13.0f} {'-':>6} {'-':>6}"
+            if "compiled_train" in r and torch is not None:  # tg.compile: the same step, recorded and replayed
+                row["compiled_train_ratio"] = stats(r["compiled_train"])[0] / stats(r["torch_train"])[0]
+                row["compiled_infer_ratio"] = stats(r["compiled_infer"])[0] / stats(r["torch_infer"])[0]
+                line += (f" | compiled: train {fmt(r['compiled_train'])} {row['compiled_train_ratio']:.2f}, "
+                         f"infer {fmt(r['compiled_infer'])} {row['compiled_infer_ratio']:.2f}")
             row.update(train_ratio=train_ratio, infer_ratio=infer_ratio, memory_ratio=mem_ratio)
             report.append(row)
             print(line, flush=True)

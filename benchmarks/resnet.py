@@ -66,7 +66,7 @@ def build(library, batch_size):
     ours = tg.models.resnet8()
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, batch_size)
-    if library == "ours":
+    if library in ("ours", "compiled"):
         opt = tg.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
 
         def step():
@@ -79,6 +79,8 @@ def build(library, batch_size):
                 ours(tx)
 
         tx, ty = tg.tensor(x), tg.tensor(y)
+        if library == "compiled":  # recorded at the first warm-up call, proven at the second, replayed after
+            return ours, tg.compile(step), tg.compile(inference)
         return ours, step, inference
     torch.set_num_threads(harness.cpu_count())
     theirs = torch_resnet8()
@@ -154,17 +156,20 @@ def main():
         print(warning)
     cases = [dict(kind="train", batch=b, steps=args.steps) for b in args.train_batches]
     cases.append(dict(kind="infer", batch=args.infer_batch, steps=args.steps))
-    print(f"{'ResNet-8':18} | {'tinygrad_cnn ms':>22} | {'PyTorch ms':>22} | ratio")
+    print(f"{'ResNet-8':18} | {'tinygrad_cnn eager ms':>22} | {'compiled ms':>22} | {'PyTorch ms':>22} | "
+          f"ratio eager | ratio compiled")
     for case in cases:
-        rounds = harness.alternate(__file__, case, args.rounds)
-        ratio = harness.summary(rounds["ours"])[0] / harness.summary(rounds["torch"])[0]
+        rounds = harness.alternate(__file__, case, args.rounds, ("ours", "compiled", "torch"))
+        theirs = harness.summary(rounds["torch"])[0]
         what = f"{'training step' if case['kind'] == 'train' else 'eval forward'}, b{case['batch']}"
-        print(f"{what:18} | {harness.cell(rounds['ours']):>22} | {harness.cell(rounds['torch']):>22} | {ratio:5.2f}",
-              flush=True)
+        print(f"{what:18} | {harness.cell(rounds['ours']):>22} | {harness.cell(rounds['compiled']):>22} | "
+              f"{harness.cell(rounds['torch']):>22} | {harness.summary(rounds['ours'])[0] / theirs:11.2f} | "
+              f"{harness.summary(rounds['compiled'])[0] / theirs:14.2f}", flush=True)
     memory = {lib: harness.run_worker(__file__, lib, dict(kind="train", batch=args.memory_batch, steps=3))["peak_mb"]
-              for lib in ("ours", "torch")}
-    print(f"peak memory of a training step, batch {args.memory_batch}: tinygrad_cnn {memory['ours']:.0f} MB, "
-          f"PyTorch {memory['torch']:.0f} MB, ratio {memory['ours'] / memory['torch']:.2f}")
+              for lib in ("ours", "compiled", "torch")}
+    print(f"peak memory of a training step, batch {args.memory_batch}: tinygrad_cnn {memory['ours']:.0f} MB "
+          f"(compiled {memory['compiled']:.0f} MB), PyTorch {memory['torch']:.0f} MB, ratio "
+          f"{memory['ours'] / memory['torch']:.2f} (compiled {memory['compiled'] / memory['torch']:.2f})")
     total, rows = breakdown(args.train_batches[-1])
     print(f"\nwhere one tinygrad_cnn training step goes (batch {args.train_batches[-1]}, {total * 1000:.1f} ms):")
     for name, seconds in sorted(rows.items(), key=lambda kv: -kv[1])[:12]:

@@ -35,3 +35,4 @@ from . import nn, testing  # noqa: E402  (as torch.nn is there after `import tor
 from . import data, models, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
+from .compile import compile  # noqa: E402

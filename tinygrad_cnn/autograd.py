@@ -25,6 +25,17 @@ _anomaly_detection = False
 SMALL = 81  # results with at most this many values (a 9x9 windows matrix) are kept for drawings
 _sequence = itertools.count()  # creation order of linked Functions: backward runs the latest first
 _observer = None  # while a drawing traces a backward pass: told of each step and of each saved array read
+_tape = None  # while tg.compile records a call: told of every array computation, so that it can replay them
+
+
+def computed(func, *arrays):
+    """``func(*arrays)``: an array computation done outside any primitive (a comparison's mask, a loss's
+    one-hot coefficients, a dropout mask), told to a recording in progress (``tg.compile``) so that its
+    replay computes it again instead of reusing the recorded values. ``func`` returns an array or a tuple."""
+    out = func(*arrays)
+    if _tape is not None:
+        _tape.computed(func, arrays, out)
+    return out
 
 
 def is_grad_enabled():
@@ -214,6 +225,8 @@ class Function:
             result._version_cell = inputs[0]._version_cell
         if result.creator is not None:
             self.output_version = (result._version_cell, result._version_cell[0])
+        if _tape is not None:
+            _tape.call(self, inputs, out)
         return result
 
     def name(self):
@@ -343,6 +356,9 @@ def _add_into(table, key, grad):
 
 def _accumulate_leaf(leaf, grad, create_graph):
     """Add a leaf's summed gradient of one backward pass into ``.grad``: ``old + (g1 + g2 + ...)``."""
+    if _tape is not None and not create_graph:  # (a recording replays it on whatever .grad holds then)
+        _tape.accumulate(leaf, grad.array)
+        return
     if not create_graph:
         grad = Tensor._from_array(grad.array)
     leaf.grad = grad if leaf.grad is None else leaf.grad + grad
@@ -394,6 +410,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 _check_finite(fn, input_grads)
             if not retain_graph:
                 fn.release()
+                if _tape is not None:
+                    _tape.release(fn)
             for parent, g in zip(fn.parents, input_grads):
                 if parent is not None and g is not None:
                     send(parent, g)

@@ -4,6 +4,7 @@ Every operation here is either a primitive (``ops``) or a few lines composed of 
 """
 import builtins
 import math
+import operator
 import weakref
 
 from . import backend
@@ -44,6 +45,22 @@ class Size(tuple):
             n *= d
         return n
 
+
+
+
+def _clamped(array, min, max):
+    """(where ``array`` lies within [min, max], the array clamped to it) for clamp; NaN stays NaN."""
+    xp, limited, inside = backend.module_of(array), array, True
+    if min is not None:
+        inside, limited = limited >= min, xp.maximum(limited, min)  # maximum and minimum keep NaN
+    if max is not None:
+        inside, limited = inside & (array <= max), xp.minimum(limited, max)
+    return inside, limited.astype(array.dtype, copy=False)
+
+def _read_into_python(what):
+    """A tensor's value leaves the engine for Python: a recording (tg.compile) cannot replay what follows."""
+    if autograd._tape is not None:
+        autograd._tape.escape(what)
 
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
@@ -211,14 +228,17 @@ class Tensor:
                             "tensor to host memory first.")
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        _read_into_python("numpy()")
         return backend.to_numpy(self.array)
 
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        _read_into_python("item()")
         return backend.to_numpy(self.array).reshape(()).item()
 
     def tolist(self):
+        _read_into_python("tolist()")
         return backend.to_numpy(self.array).tolist()
 
     def __float__(self):
@@ -386,6 +406,8 @@ class Tensor:
             result = result.to(self.dtype)
         if result.creator is None:
             self.array[...] = result.array
+            if autograd._tape is not None:  # (a recording writes it again at each replay)
+                autograd._tape.write(self, result.array)
         else:
             self.array, self.creator, self._requires_grad = result.array, result.creator, True
         self._version_cell[0] += 1
@@ -571,7 +593,7 @@ class Tensor:
     # comparisons give boolean tensors outside the graph
     def _compare(self, other, op):
         other = other.array if isinstance(other, Tensor) else other
-        return Tensor._from_array(op(self.array, other))
+        return Tensor._from_array(autograd.computed(op, self.array, other))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -592,7 +614,7 @@ class Tensor:
         return self._compare(other, lambda a, b: a >= b)
 
     def __invert__(self):
-        return Tensor._from_array(~self.array)
+        return Tensor._from_array(autograd.computed(operator.invert, self.array))
 
     def __and__(self, other):
         return self._compare(other, lambda a, b: a & b)
@@ -704,7 +726,7 @@ class Tensor:
     def minimum(self, other):
         a, b = self._operands(other)
         if a.array.dtype.kind != "f":  # no gradient, and negating a bool or unsigned integer keeps no order
-            return Tensor._from_array(backend.module_of(a.array).minimum(a.array, b.array))
+            return Tensor._from_array(autograd.computed(backend.module_of(a.array).minimum, a.array, b.array))
         return -ops.Maximum.apply(-a, -b)
 
     def clamp(self, min=None, max=None):
@@ -719,26 +741,22 @@ class Tensor:
             return out
         if min is None and max is None:
             raise RuntimeError("clamp: at least one of min or max must not be None")
-        xp, limited, inside = self.xp, self.array, True
-        if min is not None:
-            inside, limited = limited >= min, xp.maximum(limited, min)  # maximum and minimum keep NaN
-        if max is not None:
-            inside, limited = inside & (self.array <= max), xp.minimum(limited, max)
-        return where(inside, self, Tensor._from_array(limited.astype(self.dtype, copy=False)))
+        inside, limited = autograd.computed(_clamped, self.array, min, max)
+        return where(inside, self, Tensor._from_array(limited))
 
     clip = clamp
 
     def sign(self):
-        return Tensor._from_array(self.xp.sign(self.array))
+        return Tensor._from_array(autograd.computed(self.xp.sign, self.array))
 
     def isnan(self):
-        return Tensor._from_array(self.xp.isnan(self.array))
+        return Tensor._from_array(autograd.computed(self.xp.isnan, self.array))
 
     def isinf(self):
-        return Tensor._from_array(self.xp.isinf(self.array))
+        return Tensor._from_array(autograd.computed(self.xp.isinf, self.array))
 
     def isfinite(self):
-        return Tensor._from_array(self.xp.isfinite(self.array))
+        return Tensor._from_array(autograd.computed(self.xp.isfinite, self.array))
 
     def _float_input(self):
         return self if backend.is_floating(self.dtype) else self.float()
@@ -816,9 +834,11 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._from_array(self.xp.asarray(self.array.argmax()).astype(backend.int64))
+            return Tensor._from_array(autograd.computed(
+                lambda a: backend.module_of(a).asarray(a.argmax()).astype(backend.int64), self.array))
         d = _normalize_dim(dim, self.ndim, "argmax")
-        return Tensor._from_array(_argmax_array(self.array, d, keepdim).astype(backend.int64))
+        return Tensor._from_array(autograd.computed(
+            lambda a: _argmax_array(a, d, keepdim).astype(backend.int64), self.array))
 
     def argmin(self, dim=None, keepdim=False):
         return (-self).argmax(dim, keepdim)

@@ -7,7 +7,7 @@ records a ``scope`` so that a drawing of the graph can group its primitives.
 import math
 
 from .. import backend, ops
-from ..autograd import is_grad_enabled, no_grad, scope
+from ..autograd import computed, is_grad_enabled, no_grad, scope
 from ..tensor import Tensor, cat, stack, where
 
 
@@ -563,8 +563,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             var = input.var(dims, correction=0, keepdim=True)
             if running_mean is not None and running_var is not None:
                 with no_grad():
-                    running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels) * momentum)
-                    unbiased_times_momentum = var.array.reshape(channels) * (momentum * count / (count - 1))
+                    running_mean.mul_(1 - momentum).add_(mean.reshape(channels) * momentum)
+                    unbiased_times_momentum = var.reshape(channels) * (momentum * count / (count - 1))
                     running_var.mul_(1 - momentum).add_(unbiased_times_momentum)
         elif running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
@@ -757,6 +757,12 @@ def log_softmax(input, dim=None):
         return input.log_softmax(dim)
 
 
+def _dropout_mask(shape, p, dtype, device):
+    """Each element kept with probability 1 - p and scaled by 1/(1-p), else 0 (drawn afresh per call)."""
+    keep = backend.generator().random(shape) >= p
+    return backend.to_device((keep / (1 - p)).astype(dtype), device)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     if not 0 <= p <= 1:
@@ -768,8 +774,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     with scope("dropout", (("p", p),)):
         if p == 1:
             return input * 0.0
-        keep = backend.generator().random(input.shape) >= p
-        mask = backend.to_device((keep / (1 - p)).astype(input.dtype), input.device)
+        mask = computed(_dropout_mask, input.shape, p, input.dtype, input.device)
         return input * Tensor._from_array(mask)
 
 
@@ -787,9 +792,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     with scope("dropout2d", (("p", p),)):
         if p == 1:
             return input * 0.0
-        channels = input.shape[:-2] + (1, 1)
-        keep = backend.generator().random(channels) >= p
-        mask = backend.to_device((keep / (1 - p)).astype(input.dtype), input.device)
+        mask = computed(_dropout_mask, input.shape[:-2] + (1, 1), p, input.dtype, input.device)
         return input * Tensor._from_array(mask)
 
 
@@ -883,18 +886,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         return _indexed_loss("cross_entropy", logp, target, weight, ignore_index, reduction, label_smoothing)
 
 
-def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoothing):
-    if not isinstance(target, Tensor):
-        raise TypeError(f"{op}: target must be a Tensor of class indices, got {type(target).__name__}")
-    if backend.is_floating(target.dtype) or target.dtype == backend.bool_:
-        raise TypeError(f"{op}: expected target of class indices with an integer dtype (int64), got {target.dtype}")
-    expected = logp.shape[:1] + logp.shape[2:] if logp.ndim > 1 else ()
-    if tuple(target.shape) != tuple(expected):
-        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape {tuple(logp.shape)} "
-                         f"(expected target shape {tuple(expected)})")
-    rows, flat_target, out_shape = _class_last(logp, target)
-    xp, classes = rows.xp, rows.shape[1]
-    t = flat_target.array
+def _loss_coefficients(t, classes, weight, ignore_index, label_smoothing, dtype, op):
+    """(coefficients, where they are not 0, their total weight) of a classification loss: each row's weight
+    for each class, w[target] on the target (with label smoothing spread over every class); 0 for an
+    ignored target."""
+    xp = backend.module_of(t)
     valid = t != ignore_index
     out_of_range = valid & ((t < 0) | (t >= classes))
     if bool(out_of_range.any()):  # one reduction, one wait for a GPU
@@ -907,16 +903,32 @@ def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoot
         coefficients, total_weight = picked, valid.sum()
     else:
         safe = xp.where(valid, t, 0)
-        class_weight = xp.ones(classes, rows.dtype) if weight is None else weight.array.astype(rows.dtype)
+        class_weight = xp.ones(classes, dtype) if weight is None else weight.astype(dtype)
         total_weight = (class_weight[safe] * valid).sum()  # the sum of w[target] over the targets not ignored
         coefficients = picked * (class_weight * (1.0 - label_smoothing))
         if label_smoothing:
             coefficients = coefficients + valid[:, None] * class_weight * (label_smoothing / classes)
-        coefficients = coefficients.astype(rows.dtype)
+        coefficients = coefficients.astype(dtype)
+    return coefficients, coefficients != 0, xp.asarray(total_weight).astype(dtype)
+
+
+def _indexed_loss(op, logp, target, weight, ignore_index, reduction, label_smoothing):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{op}: target must be a Tensor of class indices, got {type(target).__name__}")
+    if backend.is_floating(target.dtype) or target.dtype == backend.bool_:
+        raise TypeError(f"{op}: expected target of class indices with an integer dtype (int64), got {target.dtype}")
+    expected = logp.shape[:1] + logp.shape[2:] if logp.ndim > 1 else ()
+    if tuple(target.shape) != tuple(expected):
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape {tuple(logp.shape)} "
+                         f"(expected target shape {tuple(expected)})")
+    rows, flat_target, out_shape = _class_last(logp, target)
+    coefficients, nonzero, total_weight = computed(
+        _loss_coefficients, flat_target.array, rows.shape[1], None if weight is None else weight.array, ignore_index,
+        label_smoothing, rows.dtype, op)
     # a -inf log-probability of a class no target picks must add 0, not -inf * 0 = NaN (as PyTorch)
-    weighted = where(Tensor._from_array(coefficients != 0), rows * Tensor._from_array(coefficients), 0.0)
+    weighted = where(Tensor._from_array(nonzero), rows * Tensor._from_array(coefficients), 0.0)
     if reduction == "mean":
-        return -weighted.sum() / Tensor._from_array(total_weight.astype(rows.dtype))
+        return -weighted.sum() / Tensor._from_array(total_weight)
     losses = -weighted.sum(1)
     if reduction == "none" and out_shape is not None:
         return losses.reshape(out_shape)

@@ -2,7 +2,7 @@
 to each input's shape (``unbroadcast``)."""
 import math
 
-from ..autograd import Function
+from ..autograd import Function, computed
 from ..backend import erf, is_launch_bound, module_of, scalar
 from ..tensor import Tensor, where
 from .reduce import unbroadcast
@@ -132,11 +132,16 @@ class Maximum(_Binary):
         a, b = self.saved_arrays()
         self.check_version(0, a)
         self.check_version(1, b)
-        shared = g * Tensor._from_array((1.0 - 0.5 * (a == b)).astype(g.dtype, copy=False))  # halves on ties
+        shared = g * Tensor._from_array(computed(_tie_shares, a, b, g.dtype))  # halves on ties
         ga = where(~(a < b), shared, 0.0) if self.needs_grad(0) else None
         gb = where(~(a > b), shared, 0.0) if self.needs_grad(1) else None
         return self.to_inputs(ga, gb)
 
+
+
+def _tie_shares(a, b, dtype):
+    """1 where a and b differ, 1/2 where they tie (each then gets half the gradient)."""
+    return (1.0 - 0.5 * (a == b)).astype(dtype, copy=False)
 
 class Where(Function):
     """y = a where cond else b (cond is a constant mask);  da = g where cond, db = g elsewhere."""
@@ -250,7 +255,7 @@ class Abs(Function):
     def backward(self, g):
         (x,) = self.saved_arrays()
         self.check_version(0, x)
-        return (g * Tensor._from_array(module_of(x).sign(x)),)
+        return (g * Tensor._from_array(computed(module_of(x).sign, x)),)
 
 
 class Tanh(Function):

@@ -1,7 +1,8 @@
 """Reductions: sum, mean, var, max along a dim (values and indices), amax (ties share)."""
 import math
+import operator
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, computed, is_grad_enabled
 from ..backend import is_launch_bound, module_of, quiet_numpy
 from ..tensor import Tensor, where
 
@@ -116,7 +117,7 @@ class MaxDim(Function):
         positions = xp.arange(self.in_shape[self.dim], dtype=self.kept_indices.dtype).reshape(
             [-1 if i == self.dim else 1 for i in range(len(self.in_shape))]
         )  # of the indices' type: comparing uint8 indices with int64 positions casts (14x slower)
-        chosen = positions == self.kept_indices  # one True per reduced row
+        chosen = computed(operator.eq, positions, self.kept_indices)  # one True per reduced row
         g = g.reshape(_kept_shape(self.in_shape, (self.dim,)))
         return (where(chosen, g, 0.0),)  # exactly 0 elsewhere, also where g is inf or NaN (as PyTorch)
 
@@ -142,14 +143,20 @@ class AMax(Function):
         x, kept = self.saved_arrays()
         self.check_version(0, x)
         self.check_version(None, kept)  # the maxima are the output
-        ties = x == kept
-        if self.zero_elsewhere:
-            xp = module_of(x)
-            ties = xp.where(xp.isnan(kept), xp.isnan(x), ties)
-        with quiet_numpy():  # amax of a NaN: no element equals it, 0 / 0 = NaN, as PyTorch's
-            share = ties / ties.sum(axis=self.dims, keepdims=True)
-        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * _constant(share, g.dtype)
+        ties, share = computed(_tie_shares, x, kept, self.dims, self.zero_elsewhere, g.dtype)
+        g = g.reshape(_kept_shape(self.in_shape, self.dims)) * Tensor._from_array(share)
         return (where(ties, g, 0.0) if self.zero_elsewhere else g,)
+
+
+def _tie_shares(x, kept, dims, zero_elsewhere, dtype):
+    """(where x holds its maximum, each such element's share of the gradient: 1 / the number of ties)."""
+    ties = x == kept
+    if zero_elsewhere:
+        xp = module_of(x)
+        ties = xp.where(xp.isnan(kept), xp.isnan(x), ties)
+    with quiet_numpy():  # amax of a NaN: no element equals it, 0 / 0 = NaN, as PyTorch's
+        share = ties / ties.sum(axis=dims, keepdims=True)
+    return ties, share.astype(dtype, copy=False)
 
 
 def _first_max(x, dim, xp):
@@ -233,7 +240,3 @@ def _count(shape, dims):
         n *= shape[d]
     return n
 
-
-def _constant(array, dtype):
-    """A constant (no-gradient) tensor, e.g. a mask that routes a gradient."""
-    return Tensor._from_array(array.astype(dtype, copy=False))

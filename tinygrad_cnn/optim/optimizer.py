@@ -1,4 +1,5 @@
 """Optimizer: parameter groups, per-parameter state, zero_grad and state dicts (PyTorch's layout)."""
+from .. import autograd
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -33,6 +34,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
+        if autograd._tape is not None:  # a recording (tg.compile) calls it again at each replay
+            autograd._tape.call_again(self.zero_grad, set_to_none)
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -46,6 +49,10 @@ class Optimizer:
         so it counts as one (the version goes up): a graph still holding the old values refuses to
         backward again, as in PyTorch."""
         loss = None
+        if autograd._tape is not None:  # a recording (tg.compile) calls it again at each replay
+            if closure is not None:
+                autograd._tape.escape("an optimizer step with a closure")
+            autograd._tape.call_again(self.step)
         if closure is not None:
             with enable_grad():  # the closure recomputes the loss
                 loss = closure()

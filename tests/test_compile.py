@@ -1,0 +1,147 @@
+"""tg.compile: a recorded step replays to exactly what eager execution computes (every loss, parameter,
+gradient, buffer and optimizer state, bit for bit), records again where a guard changes, and stays eager,
+with a warning, where a replay cannot repeat the call."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn import nn, optim
+from tinygrad_cnn.models import LeNet5, resnet8
+
+
+def _training(model_name, optimizer="sgd"):
+    tg.manual_seed(0)
+    model = {"lenet": LeNet5, "lenet-bn": lambda: LeNet5(batch_norm=True),
+             "resnet8": lambda: resnet8(dropout=0.3)}[model_name]()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4) if optimizer == "sgd" else \
+        optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return model, opt, step
+
+
+def _batches(shape, count, seed=1):
+    tg.manual_seed(seed)
+    return [(tg.randn(*shape), tg.randint(0, 10, (shape[0],))) for _ in range(count)]
+
+
+def _state(model, opt):
+    """Everything a step changes, as NumPy arrays."""
+    arrays = [t.detach().numpy().copy() for t in model.state_dict().values()]
+    arrays += [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        arrays += [np.asarray(v).copy() for _, v in sorted(opt.state[p].items())]
+    return arrays
+
+
+@pytest.mark.parametrize("model_name, shape, optimizer", [
+    ("lenet", (8, 1, 28, 28), "sgd"), ("lenet-bn", (8, 1, 28, 28), "adam"), ("resnet8", (4, 3, 32, 32), "sgd")])
+def test_a_compiled_training_step_equals_eager_execution_bit_for_bit(model_name, shape, optimizer):
+    batches = _batches(shape, 5)
+    model, opt, step = _training(model_name, optimizer)  # (dropout draws from the global generator: eager
+    expected = [(step(x, y).numpy(), _state(model, opt)) for x, y in batches]  # first, then the same draws)
+    model, opt, step = _training(model_name, optimizer)
+    compiled = tg.compile(step)
+    for (x, y), (loss, state) in zip(batches, expected):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # recorded, proven and replayed: never eager with a warning
+            got = compiled(x, y)
+        np.testing.assert_array_equal(got.numpy(), loss)
+        for a, b in zip(_state(model, opt), state):
+            np.testing.assert_array_equal(a, b)  # parameters, buffers, gradients, optimizer state
+    entry = compiled.cache[next(iter(compiled.cache))][0]
+    assert compiled.records == 1 and entry.proven and entry.program is not None
+
+
+def test_a_changed_guard_records_again():
+    model, opt, step = _training("lenet")
+    compiled = tg.compile(step)
+    for x, y in _batches((4, 1, 28, 28), 3) + _batches((6, 1, 28, 28), 3):  # a new batch size: a new recording
+        compiled(x, y)
+    assert compiled.records == 2
+    model.eval()  # eval mode: another recording (dropout, batch norm behave otherwise)
+    compiled(*_batches((4, 1, 28, 28), 1)[0])
+    assert compiled.records == 3
+    model.train()
+    compiled(*_batches((4, 1, 28, 28), 1)[0])  # back to training: the first recording again
+    assert compiled.records == 3
+    model.fc2.weight.requires_grad_(False)  # a frozen layer changes the graph: records again
+    compiled(*_batches((4, 1, 28, 28), 1)[0])
+    assert compiled.records == 4
+
+
+def test_inference_compiles_a_model():
+    tg.manual_seed(0)
+    model = resnet8().eval()
+    compiled = tg.compile(model)
+    for x, _ in _batches((3, 3, 32, 32), 4):
+        with tg.no_grad():
+            np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    assert compiled.records == 1
+
+
+def test_a_forward_that_needs_its_graph_stays_eager_and_says_why():
+    model = LeNet5()
+    compiled = tg.compile(model)
+    x = tg.randn(2, 1, 28, 28)
+    with pytest.warns(UserWarning, match="needs its graph"):
+        out = compiled(x)
+    out.sum().backward()  # eager: the graph is there
+    assert model.conv1.weight.grad is not None
+    assert compiled(x).creator is not None  # and stays eager
+
+
+def test_a_value_read_into_python_keeps_the_call_eager():
+    model, opt, step = _training("lenet")
+
+    def step_with_item(x, y):
+        loss = step(x, y)
+        return loss * 2 if loss.item() > 100 else loss  # a branch on a value: a replay could not follow it
+    compiled = tg.compile(step_with_item)
+    batches = _batches((4, 1, 28, 28), 3)
+    with pytest.warns(UserWarning, match=r"reads a tensor's value into Python \(item\(\)\)"):
+        compiled(*batches[0])
+    eager_model, eager_opt, eager_step = _training("lenet")
+    eager_step(*batches[0])
+    for x, y in batches[1:]:
+        np.testing.assert_array_equal(compiled(x, y).numpy(), eager_step(x, y).numpy())
+
+
+def test_a_replay_that_would_differ_is_caught_by_the_proof_and_stays_eager():
+    tg.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    held = {"x": tg.randn(4, 3)}
+
+    def uses_a_tensor_it_was_not_given():  # reads whatever held["x"] is now: a replay would reuse the first
+        return layer(held["x"]).detach()
+    compiled = tg.compile(uses_a_tensor_it_was_not_given)
+    compiled()
+    held["x"] = tg.randn(4, 3)
+    with pytest.warns(UserWarning, match="its replay differs from eager execution"):
+        out = compiled()
+    np.testing.assert_array_equal(out.numpy(), layer(held["x"]).detach().numpy())
+    held["x"] = tg.randn(4, 3)
+    np.testing.assert_array_equal(compiled().numpy(), layer(held["x"]).detach().numpy())  # eager from now on
+
+
+def test_memory_planning_frees_each_temporary_after_its_last_use():
+    model, opt, step = _training("lenet")
+    compiled = tg.compile(step)
+    for x, y in _batches((4, 1, 28, 28), 3):
+        compiled(x, y)
+    program = compiled.cache[next(iter(compiled.cache))][0].program
+    freed = sum(len(f) for f in program.free_after)
+    computed = sum(1 for b in program.bindings if b is None)
+    assert freed >= computed - 1  # every computed array but the returned loss is freed along the way
+    kept = tg.compile(step, free_memory=False)
+    for x, y in _batches((4, 1, 28, 28), 3):
+        kept(x, y)
+    assert sum(len(f) for f in kept.cache[next(iter(kept.cache))][0].program.free_after) == 0

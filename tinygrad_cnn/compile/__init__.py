@@ -1,0 +1,207 @@
+"""``tg.compile``: a function (a training step, a model's forward) recorded once as a flat program of
+array operations, then replayed without Tensor objects, graph recording or per-op dispatch.
+
+    step = tg.compile(train_step)      # def train_step(x, y): ... loss.backward(); opt.step(); return loss
+    loss = step(x, y)                  # 1st call: runs eagerly and records; 2nd: proves the replay equal
+                                       # to eager execution; later calls: replay
+
+A recording is kept per guard: the shapes, dtypes, devices and requires_grad of the tensor arguments,
+the other arguments' values, grad mode, the train/eval mode of every module it ran, and the
+requires_grad of every tensor it read from outside. A changed guard records again. The second call with
+a guard runs both ways from the same state and compares every result and every tensor, gradient and
+optimizer state it touched, bit for bit; a replay that differs is dropped with a warning (and the
+function stays eager), as is a call a replay cannot repeat (one that reads a tensor's value into Python).
+
+The primitive rule is untouched: a recording is the eager run itself, primitive by primitive, and the
+program replays those same primitives' forward code; only how they are dispatched changes.
+"""
+import copy
+import warnings
+
+from .. import autograd, backend
+from ..tensor import Tensor
+from .program import Accumulate, CallAgain
+from .tape import Tape, Unsupported
+
+
+class _Entry:
+    """What the cache holds for one guard: the program (None where it cannot replay) and its state."""
+
+    def __init__(self, program, modules, tensors, problem=None):
+        self.program, self.modules, self.tensors, self.problem = program, modules, tensors, problem
+        self.proven = False
+        self.modes = tuple(m.training for m in modules)
+        self.requires = tuple(t._requires_grad for t in tensors)
+
+    def matches(self):
+        return (all(m.training == mode for m, mode in zip(self.modules, self.modes)) and
+                all(t._requires_grad == r for t, r in zip(self.tensors, self.requires)))
+
+
+class CompiledFunction:
+    """``tg.compile(fn)``: call it as ``fn``. ``free_memory=False`` keeps every array of a replay until its
+    end (to measure what freeing each at its last use saves)."""
+
+    def __init__(self, fn, free_memory=True):
+        self.fn, self.free_memory = fn, free_memory
+        self.cache = {}  # guard key -> [_Entry, ...] (one per module-mode / requires_grad state)
+        self.records = 0  # how many times a call was recorded (a test and a benchmark read it)
+
+    def __call__(self, *args, **kwargs):
+        key = _guard_key(args, kwargs)
+        entry = next((e for e in self.cache.get(key, ()) if e.matches()), None)
+        if entry is None:
+            result, entry = self._record(args, kwargs)
+            self.cache.setdefault(key, []).append(entry)
+            return result
+        if entry.program is None:
+            return self.fn(*args, **kwargs)
+        inputs = [a.array for a in _tensors(args, kwargs)]
+        if not entry.proven:
+            return self._prove(entry, args, kwargs, inputs)
+        return entry.program.replay(inputs)
+
+    def _record(self, args, kwargs):
+        self.records += 1
+        tape = Tape(_tensors(args, kwargs))
+        previous, autograd._tape = autograd._tape, tape
+        try:
+            result = self.fn(*args, **kwargs)
+        finally:
+            autograd._tape = previous
+        try:
+            program, problem = tape.program(result, self.free_memory), None
+        except Unsupported as error:
+            program, problem = None, str(error)
+            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: {problem}",
+                          stacklevel=3)
+        return result, _Entry(program, list(tape.modules.values()), list(tape.tensors.values()), problem)
+
+    def _prove(self, entry, args, kwargs, inputs):
+        """Run the replay, then eager execution from the same state; keep the program only if both give
+        the same results and leave the same state, bit for bit. Returns eager execution's results."""
+        state = _State(entry.program)
+        before = state.snapshot()
+        replayed = entry.program.replay(inputs)
+        after_replay = state.snapshot()
+        state.restore(before)
+        result = self.fn(*args, **kwargs)
+        difference = _difference(_flatten(replayed), _flatten(result)) or _difference(after_replay, state.snapshot())
+        if difference is None:
+            entry.proven = True
+        else:
+            entry.program, entry.problem = None, f"its replay differs from eager execution ({difference})"
+            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: "
+                          f"{entry.problem}", stacklevel=3)
+        return result
+
+
+def compile(fn=None, *, free_memory=True):
+    """Record ``fn`` (a function, or a module: its forward) once per guard and replay it afterwards; see
+    the module's docstring. Usable as a decorator, with or without arguments."""
+    if fn is None:
+        return lambda f: compile(f, free_memory=free_memory)
+    return CompiledFunction(fn, free_memory)
+
+
+class _State:
+    """Everything a program's replay can change: the tensors it reads from outside (their arrays and
+    gradients), the leaves it accumulates into, the buffers it writes, the optimizers it steps (their
+    state, and their parameters' arrays and gradients) and the random generator."""
+
+    def __init__(self, program):
+        tensors = {id(value): value for kind, value in filter(None, program.bindings) if kind == "tensor"}
+        self.optimizers = []
+        for op in program.ops:
+            if isinstance(op, Accumulate):
+                tensors[id(op.leaf)] = op.leaf
+            elif isinstance(op, CallAgain) and hasattr(op.func, "__self__"):
+                optimizer = op.func.__self__
+                if all(o is not optimizer for o in self.optimizers):
+                    self.optimizers.append(optimizer)
+                    for group in optimizer.param_groups:
+                        tensors.update((id(p), p) for p in group["params"])
+        self.tensors = list(tensors.values())
+
+    def snapshot(self):
+        return {"arrays": [t.array.copy() for t in self.tensors],
+                "grads": [None if t.grad is None else t.grad for t in self.tensors],
+                "grad_values": [None if t.grad is None else t.grad.array.copy() for t in self.tensors],
+                "optimizers": [_copy_state(o.state) for o in self.optimizers],
+                "random": backend.generator().bit_generator.state}
+
+    def restore(self, saved):
+        for t, array, grad in zip(self.tensors, saved["arrays"], saved["grads"]):
+            t.array[...] = array
+            t.grad = grad
+        for t, grad_values in zip(self.tensors, saved["grad_values"]):
+            if t.grad is not None:
+                t.grad.array[...] = grad_values
+        for o, state in zip(self.optimizers, saved["optimizers"]):
+            o.state = _copy_state(state)
+        backend.generator().bit_generator.state = saved["random"]
+
+
+def _copy_state(state):
+    """An optimizer's state (parameter -> {name: array or number}) with its arrays copied."""
+    return {p: {k: v.copy() if backend.is_array(v) else copy.copy(v) for k, v in values.items()}
+            for p, values in state.items()}
+
+
+def _difference(a, b):
+    """None where two snapshots (or lists of results) are equal bit for bit, else where they differ."""
+    if isinstance(a, dict):
+        if a.keys() != b.keys():
+            return "different entries"
+        for key in a:
+            found = _difference(a[key], b[key])
+            if found is not None:
+                return f"{key if isinstance(key, str) else type(key).__name__}: {found}"
+        return None
+    if isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            return "a different number of values"
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _difference(x, y)
+            if found is not None:
+                return f"[{i}] {found}"
+        return None
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = (x.array if isinstance(x, Tensor) else x for x in (a, b))
+    if backend.is_array(a) or backend.is_array(b):
+        np = backend.numpy_module()
+        x, y = backend.to_numpy(a), backend.to_numpy(b)
+        same = x.shape == y.shape and x.dtype == y.dtype and np.array_equal(
+            x, y, equal_nan=x.dtype.kind in "fc")
+        return None if same else "values differ"
+    return None if a == b or (a is None and b is None) else f"{a!r} != {b!r}"
+
+
+def _flatten(structure):
+    if isinstance(structure, (tuple, list)):
+        return [x for item in structure for x in _flatten(item)]
+    if isinstance(structure, dict):
+        return [x for value in structure.values() for x in _flatten(value)]
+    return [structure]
+
+
+def _tensors(args, kwargs):
+    return [a for a in _flatten(list(args) + list(kwargs.values())) if isinstance(a, Tensor)]
+
+
+def _guard_key(args, kwargs):
+    """What a recording is kept for: each tensor argument's shape, dtype, device and requires_grad, each
+    other argument's value (its type and identity where it cannot be hashed), and grad mode."""
+    def part(value):
+        if isinstance(value, Tensor):
+            return ("tensor", tuple(value.shape), str(value.dtype), str(value.device), value.requires_grad)
+        if isinstance(value, (tuple, list)):
+            return (type(value).__name__,) + tuple(part(v) for v in value)
+        try:
+            hash(value)
+            return ("value", type(value).__name__, value)
+        except TypeError:
+            return ("object", type(value).__name__, id(value))
+    return (tuple(part(a) for a in args), tuple((k, part(v)) for k, v in sorted(kwargs.items())),
+            autograd.is_grad_enabled())
+

@@ -1,0 +1,128 @@
+"""Recording one call as a Program: autograd tells the tape of every array computation while the call
+runs eagerly (``autograd._tape``), and the tape numbers the arrays and writes down the operations.
+
+An array is known by its identity: one an operation computed has a slot; one read for the first time is
+bound to where it came from (the call's tensor arguments, else the tensor holding it, read afresh at each
+replay; else it is a constant). What cannot be replayed — a value read back into Python (``item()``),
+which could steer a branch — is noted, and the call then stays eager.
+"""
+from .. import autograd
+from ..backend import is_array
+from ..tensor import Tensor
+from .program import Accumulate, Call, CallAgain, Computed, OutputSlot, Program, Release, Write
+
+# a primitive's attributes that belong to the graph or to drawings, never read by its forward
+GRAPH_ATTRIBUTES = {"parents", "constants", "shape", "dtype", "scope", "sequence", "value", "versions",
+                    "output_version", "retained", "saved"}
+
+
+class Unsupported(Exception):
+    """The call did something a replay cannot repeat (the reason is the message)."""
+
+
+class Tape:
+    def __init__(self, inputs):
+        self.slots = {}  # id(array) -> slot
+        self.arrays = []  # every array with a slot, kept alive so that ids stay unique
+        self.bindings = []
+        self.ops = []
+        self.modules = {}  # id -> the modules whose calls were recorded (their train/eval mode is a guard)
+        self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
+        self.problem = None
+        for k, tensor in enumerate(inputs):
+            self._add(tensor.array, ("input", k))
+
+    def _add(self, array, binding):
+        self.slots[id(array)] = len(self.bindings)
+        self.arrays.append(array)
+        self.bindings.append(binding)
+        return len(self.bindings) - 1
+
+    def read(self, array, owner=None):
+        """The slot of an array an operation reads, binding it on first sight."""
+        slot = self.slots.get(id(array))
+        if slot is not None:
+            return slot
+        if owner is not None and owner.array is array:
+            self.tensors[id(owner)] = owner
+            return self._add(array, ("tensor", owner))
+        return self._add(array, ("constant", array))
+
+    def _result(self, array):
+        """A new slot for an array the program computes (an array seen before keeps its slot: an input
+        returned as it is)."""
+        slot = self.slots.get(id(array))
+        return slot if slot is not None else self._add(array, None)
+
+    # ---- what autograd reports
+    def call(self, fn, inputs, out):
+        args = [self.read(x.array, x) for x in inputs]
+        before, after = [], []
+        for name, index, array in _arrays_in(fn):
+            if id(array) in self.slots and name != "saved":
+                before.append((name, index, self.slots[id(array)]))
+        out_slot = self._result(out)
+        for name, index, array in _arrays_in(fn, with_saved=True):
+            if id(array) not in self.slots:  # kept by the forward (saved, indices): read later
+                after.append((name, index, self._result(array)))
+        self.ops.append(Call(fn, args, out_slot, before, after))
+        for scope in autograd.scope_chain(autograd._scope):
+            if scope.kind == "module":
+                self.modules[id(scope.owner)] = scope.owner
+
+    def computed(self, func, arrays, out):
+        is_slot = [is_array(a) for a in arrays]
+        args = [self.read(a) if s else a for a, s in zip(arrays, is_slot)]
+        outs = out if isinstance(out, tuple) else (out,)
+        self.ops.append(Computed(func, args, is_slot, [self._result(a) for a in outs]))
+
+    def write(self, tensor, array):
+        self.ops.append(Write(self.read(tensor.array, tensor), self.read(array)))
+
+    def accumulate(self, leaf, grad):
+        self.ops.append(Accumulate(leaf, self.read(grad)))
+        leaf.grad = Tensor._from_array(grad if leaf.grad is None else leaf.grad.array + grad)
+
+    def release(self, fn):
+        self.ops.append(Release(fn))
+
+    def call_again(self, func, *args):
+        self.ops.append(CallAgain(func, args))
+
+    def escape(self, what):
+        """A value read back into Python: a replay could not follow a branch on it."""
+        self.problem = self.problem or f"the call reads a tensor's value into Python ({what})"
+
+    # ---- the result
+    def program(self, result, free_memory=True):
+        if self.problem:
+            raise Unsupported(self.problem)
+        return Program(self.ops, self.bindings, self._outputs(result), free_memory)
+
+    def _outputs(self, structure):
+        if isinstance(structure, Tensor):
+            if structure.creator is not None:
+                raise Unsupported("the call returns a tensor that still needs its graph (a gradient): put the "
+                                  "backward pass inside the compiled function, or call it under no_grad")
+            if id(structure.array) not in self.slots:
+                raise Unsupported("the call returns a tensor it did not compute")
+            return OutputSlot(self.slots[id(structure.array)])
+        if isinstance(structure, (tuple, list)):
+            return type(structure)(self._outputs(item) for item in structure)
+        if isinstance(structure, dict):
+            return {key: self._outputs(value) for key, value in structure.items()}
+        return structure
+
+
+def _arrays_in(fn, with_saved=False):
+    """(attribute, index or None, array) of the arrays a primitive holds in its attributes (one level
+    into tuples), leaving out those of the graph (with ``with_saved``: also what it saved)."""
+    for name, value in vars(fn).items():
+        if name in GRAPH_ATTRIBUTES and not (with_saved and name == "saved"):
+            continue
+        if is_array(value):
+            yield name, None, value
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if is_array(item):
+                    yield name, index, item
