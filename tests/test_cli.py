@@ -190,3 +190,16 @@ def test_every_bad_option_is_one_line_exit_2_and_writes_nothing(args, tmp_path, 
     assert info.value.code == 2, err
     assert len(err.strip().splitlines()) == 1 and "error:" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
+
+
+def test_the_compiled_training_step_gives_eager_executions_numbers(tmp_path):
+    config = TrainConfig(epochs=3, train_limit=100, test_limit=40, batch_size=16, batch_norm=True)  # a last batch
+    compiled = train(config, str(tmp_path / "compiled"), progress=False, log=lambda s: None)  # of 4: 2 recordings
+    eager = train(config, str(tmp_path / "eager"), progress=False, log=lambda s: None, compile=False)
+    for a, b in zip(compiled, eager):
+        assert {k: v for k, v in a.items() if k not in ("seconds", "images_per_second")} == \
+            {k: v for k, v in b.items() if k not in ("seconds", "images_per_second")}
+    same = np.load(tmp_path / "compiled" / "model.npz"), np.load(tmp_path / "eager" / "model.npz")
+    assert all(np.array_equal(same[0][k], same[1][k]) for k in same[0].files)
+    result = run_cli("train", "--help")
+    assert "--no-compile" in result.stdout

@@ -43,7 +43,7 @@ def _train(args):
     _check_device(args.device)
     try:
         train(config, args.out or f"runs/{args.model}", resume=args.resume, progress=not args.no_progress,
-              download=args.download)
+              download=args.download, compile=not args.no_compile)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -141,6 +141,9 @@ def build_parser():
                        help="use only the first N training images (0: all)")
     train.add_argument("--test-limit", type=non_negative_int, default=0, help="use only the first N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument("--no-compile", action="store_true",
+                       help="run every step eagerly (by default the step is recorded once, proven equal to eager "
+                            "execution, then replayed: tg.compile)")
     train.set_defaults(run=_train)
 
     summary = commands.add_parser("summary", help="print LeNet-5's (or ResNet-8's) layer table")

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from . import backend, data, optim, serialization
 from .atomic import atomic_write
+from .compile import compile as compile_step
 from .autograd import no_grad
 from .models import LeNet5, resnet8
 from .nn import functional as F
@@ -146,11 +147,13 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="img", leave=True, disable=not enabled, dynamic_ncols=True)
 
 
-def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, download=False):
+def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, download=False, compile=True):
     """Train, saving ``checkpoint.npz`` each epoch, ``model.npz``, ``metrics.csv`` and ``curves.png`` in out_dir.
 
     Returns the list of per-epoch metrics. Ctrl-C stops after the last complete epoch,
-    whose checkpoint is intact. ``download`` fetches MNIST into ``config.root`` if missing.
+    whose checkpoint is intact. ``download`` fetches MNIST into ``config.root`` if missing. ``compile``:
+    the training step runs through ``tg.compile`` (replayed once proven equal to eager execution, so the
+    numbers are the same either way).
     """
     backend.manual_seed(config.seed)
     model = build_model(config)  # first: a model that cannot take this data says so before anything loads
@@ -178,9 +181,12 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
         f"{len(train_set)} train / {len(test_set)} test images, {config.epochs} epochs, batch {config.batch_size}, "
         f"{config.optimizer} lr {config.lr}, device {config.device}")
     saved = start_epoch  # the epoch whose checkpoint is on disk
+    step = training_step(model, optimizer)
+    if compile:
+        step = compile_step(step)
     try:
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            row = _train_epoch(model, optimizer, train_loader, epoch, config, progress)
+            row = _train_epoch(model, optimizer, step, train_loader, epoch, config, progress)
             row["test_loss"], row["test_acc"], _ = evaluate(model, test_loader)
             metrics.append(row)
             if scheduler is not None:
@@ -210,20 +216,28 @@ def train(config, out_dir="runs/lenet5", resume=None, progress=True, log=print, 
     return metrics
 
 
-def _train_epoch(model, optimizer, loader, epoch, config, progress):
+def training_step(model, optimizer):
+    """One optimizer step on a batch; returns (the loss, how many of the batch the model got right)."""
+    def step(x, y):
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+    return step
+
+
+def _train_epoch(model, optimizer, step, loader, epoch, config, progress):
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
     with _progress(len(loader.dataset), f"epoch {epoch}/{config.epochs}", progress) as bar:
         for x, y in loader:
-            optimizer.zero_grad()
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            loss.backward()
-            optimizer.step()
+            loss, right = step(x, y)
             n = len(y)
             total_loss += loss.item() * n
-            correct += int((logits.argmax(1) == y).array.sum())
+            correct += int(right.item())
             seen += n
             bar.update(n)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.1%}", refresh=False)
