@@ -9,7 +9,8 @@ which could steer a branch — is noted, and the call then stays eager.
 from .. import autograd
 from ..backend import is_array
 from ..tensor import Tensor
-from .program import Accumulate, Call, CallAgain, Computed, OutputSlot, Program, Release, Write
+from . import passes
+from .program import Accumulate, Call, CallAgain, Computed, OutputSlot, Program, Release, Write, output_slots
 
 # a primitive's attributes that belong to the graph or to drawings, never read by its forward
 GRAPH_ATTRIBUTES = {"parents", "constants", "shape", "dtype", "scope", "sequence", "value", "versions",
@@ -94,10 +95,13 @@ class Tape:
         self.problem = self.problem or f"the call reads a tensor's value into Python ({what})"
 
     # ---- the result
-    def program(self, result, free_memory=True):
+    def program(self, result, free_memory=True, in_place=True):
+        """The Program of the recorded call (``in_place``: with the in-place pass, ``passes.in_place``)."""
         if self.problem:
             raise Unsupported(self.problem)
-        return Program(self.ops, self.bindings, self._outputs(result), free_memory)
+        outputs = self._outputs(result)
+        ops = passes.in_place(self.ops, self.bindings, self.arrays, output_slots(outputs)) if in_place else self.ops
+        return Program(ops, self.bindings, outputs, free_memory)
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):

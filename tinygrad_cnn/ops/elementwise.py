@@ -8,15 +8,16 @@ from ..tensor import Tensor, where
 from .reduce import unbroadcast
 
 
-def _broadcast(op, a, b):
+def _broadcast(op, a, b, out=None):
     """``op(a, b)`` for a NumPy ufunc, kept to long inner loops where one operand is small and varies
     only along the other's innermost memory axes (a per-channel scale or bias against a channels-last
     activation, a conv's bias against its (N*OH*OW, O) product): NumPy would loop C values at a time,
     about 2-3x slower. Then the large operand is seen as rows of k*C values (a view) and the small
-    one repeated k times (a few hundred values), and the result reshaped back: same values, same layout."""
+    one repeated k times (a few hundred values), and the result reshaped back: same values, same layout.
+    ``out``: the operand of the result's shape, written in place (a compiled program's in-place pass)."""
     if a.ndim == 0 or b.ndim == 0 or max(a.size, b.size) < 16 * INNER_LOOP or is_launch_bound(a) \
             or a.shape == b.shape and 0 not in a.strides and 0 not in b.strides:
-        return op(a, b)
+        return op(a, b, out=out)
     shape = module_of(a).broadcast_shapes(a.shape, b.shape)
     a_view, b_view = module_of(a).broadcast_to(a, shape), module_of(b).broadcast_to(b, shape)
     swap = _footprint(a_view) < _footprint(b_view)
@@ -24,20 +25,22 @@ def _broadcast(op, a, b):
     order = sorted(range(len(shape)), key=lambda axis: -dense.strides[axis])  # dense's memory order
     dense_m, small_m = dense.transpose(order), small.transpose(order)
     if not dense_m.flags.c_contiguous:
-        return op(a, b)
+        return op(a, b, out=out)
     varying = [i for i, stride in enumerate(small_m.strides) if stride and small_m.shape[i] > 1]
     first = varying[0] if varying else len(shape)
     if varying != list(range(first, len(shape))):  # small also varies along an outer axis
-        return op(a, b)
+        return op(a, b, out=out)
     run, rows = math.prod(small_m.shape[first:]), math.prod(small_m.shape[:first])
     k = next((k for k in range(1, rows + 1) if rows % k == 0 and k * run >= INNER_LOOP), rows)
     if run >= 64 or k == 1 or k * run * 8 > dense.size:  # long enough already, or no small repeat
-        return op(a, b)
+        return op(a, b, out=out)
     block = small_m[(0,) * first].reshape(-1)  # the values small varies over, in dense's memory order
     repeated = module_of(a).tile(block, k)
     wide = dense_m.reshape(rows // k, k * run)
-    out = op(repeated, wide) if swap else op(wide, repeated)
-    return out.reshape(dense_m.shape).transpose(_inverse(order))
+    into = None if out is None else out.transpose(order).reshape(wide.shape)  # out is dense (writable, not
+    # its broadcast view): the same view of its memory
+    result = op(repeated, wide, out=into) if swap else op(wide, repeated, out=into)
+    return result.reshape(dense_m.shape).transpose(_inverse(order))
 
 
 INNER_LOOP = 512  # values an inner loop should cover at least

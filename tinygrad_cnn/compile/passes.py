@@ -1,0 +1,79 @@
+"""Transformations of a recorded program, each one function that a compile option turns off, each
+tested against the program without it (and so against eager execution).
+
+``in_place``: an elementwise primitive (add, sub, mul, div) whose operand of the result's shape is read
+by no later operation is computed into that operand's buffer, so that a chain of them — batch norm's
+``x * alpha + beta``, a residual add, the gradient flowing back through them — runs in one buffer
+instead of allocating one per step. Arrays that share memory count as one buffer: an operand is
+overwritten only if nothing that shares its memory is read later, and never a parameter, a buffer of
+the model, or what the call returns.
+"""
+from ..backend import module_of
+from ..ops.elementwise import _broadcast
+from .program import Call
+
+UFUNCS = {"Add": "add", "Sub": "subtract", "Mul": "multiply", "Div": "divide"}
+
+
+class InPlace:
+    """``ufunc(a, b)`` written into the buffer of the operand in slot ``target`` (the in-place pass)."""
+
+    __slots__ = ("call", "ufunc", "target")
+
+    def __init__(self, call, ufunc, target):
+        self.call, self.ufunc, self.target = call, ufunc, target
+
+    @property
+    def fn(self):
+        return self.call.fn
+
+    @property
+    def out(self):
+        return self.call.out
+
+    def reads(self):
+        return self.call.reads()
+
+    def writes(self):
+        return self.call.writes()
+
+    def run(self, slots):
+        a, b = (slots[i] for i in self.call.args)
+        slots[self.call.out] = _broadcast(getattr(module_of(a), self.ufunc), a, b, out=slots[self.target])
+
+
+def _root(array):
+    """The array that owns the memory ``array`` sees (itself, or the base of a view)."""
+    while getattr(array, "base", None) is not None and hasattr(array.base, "shape"):
+        array = array.base
+    return array
+
+
+def _overlap_free(array):
+    """Whether no two elements of ``array`` share memory (a contiguous array, or a permuted whole one)."""
+    return array.flags.c_contiguous or array.flags.f_contiguous or array.size == _root(array).size
+
+
+def in_place(ops, bindings, arrays, kept):
+    """``ops`` with every elementwise primitive that may overwrite a dying operand replaced by an InPlace.
+    ``arrays``: each slot's array as recorded; ``kept``: the slots the call returns."""
+    roots = [id(_root(a)) for a in arrays]
+    protected = {roots[s] for s, b in enumerate(bindings) if b is not None} | {roots[s] for s in kept}
+    last_read = {}
+    for k, op in enumerate(ops):
+        for slot in op.reads():
+            last_read[roots[slot]] = k
+    result = []
+    for k, op in enumerate(ops):
+        name = type(op.fn).__name__ if isinstance(op, Call) else None
+        if name in UFUNCS and len(op.args) == 2:
+            out = arrays[op.out]
+            for slot in op.args:
+                operand = arrays[slot]
+                if (roots[slot] not in protected and last_read.get(roots[slot]) == k and operand.shape == out.shape
+                        and operand.dtype == out.dtype and operand.flags.writeable and _overlap_free(operand)
+                        and op.args.count(slot) == 1):
+                    op = InPlace(op, UFUNCS[name], slot)
+                    break
+        result.append(op)
+    return result
