@@ -1,6 +1,7 @@
 """tg.compile: a recorded step replays to exactly what eager execution computes (every loss, parameter,
 gradient, buffer and optimizer state, bit for bit), records again where a guard changes, and stays eager,
 with a warning, where a replay cannot repeat the call."""
+import re
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn, optim
 from tinygrad_cnn.models import LeNet5, resnet8
+from tinygrad_cnn.viz import draw_graph
 
 
 def _training(model_name, optimizer="sgd"):
@@ -145,3 +147,38 @@ def test_memory_planning_frees_each_temporary_after_its_last_use():
     for x, y in _batches((4, 1, 28, 28), 3):
         kept(x, y)
     assert sum(len(f) for f in kept.cache[next(iter(kept.cache))][0].program.free_after) == 0
+
+
+def test_the_in_place_pass_runs_chains_in_one_buffer_and_changes_no_number():
+    from tinygrad_cnn.compile.passes import InPlace
+    batches = _batches((4, 1, 28, 28), 4)
+    results = []
+    for in_place in (True, False):
+        model, opt, step = _training("lenet-bn")
+        compiled = tg.compile(step, in_place=in_place)
+        losses = [compiled(x, y).numpy() for x, y in batches]
+        program = compiled.cache[next(iter(compiled.cache))][0].program
+        results.append((losses, _state(model, opt), sum(isinstance(op, InPlace) for op in program.ops)))
+    (losses, state, count), (plain_losses, plain_state, plain_count) = results
+    assert count >= 20 and plain_count == 0  # batch norm's x * alpha + beta, the conv's bias, their gradients
+    for a, b in zip(losses + state, plain_losses + plain_state):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_compiled_step_draws_as_the_program_it_replays():
+    pytest.importorskip("graphviz")
+    model, opt, step = _training("lenet-bn")
+    compiled = tg.compile(step)
+    with pytest.raises(ValueError, match="has no program yet"):
+        draw_graph(compiled)
+    for x, y in _batches((4, 1, 28, 28), 3):
+        compiled(x, y)
+    collapsed = draw_graph(compiled, model=model, group_composites="collapse").source
+    for group in ("Conv2d conv1", "BatchNorm2d bn2, backward", "gradients into .grad", "optimizer"):
+        assert f"<b>{group}</b>" in collapsed
+    assert "in place" in collapsed and "MB allocated" in collapsed
+    full = draw_graph(compiled, model=model).source
+    program = compiled.cache[next(iter(compiled.cache))][0].program
+    drawn = sum(1 for op in program.ops if type(op).__name__ != "Release")
+    assert len(re.findall(r"^\s*op\d+ \[", full, re.M)) == drawn  # a node per operation (Release aside)
+    assert "one buffer: 4x20x28x28 float32" in full and "conv1.weight.grad +=" in full and "SGD.step()" in full

@@ -395,6 +395,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     _grad_enabled = create_graph
     try:
         for fn in order:
+            if _tape is not None:  # (for a drawing of the program: whose backward pass this is)
+                _tape.differentiating = fn
             grad = grads.pop(fn)
             if wanted is not None and id(fn) in wanted:
                 wanted[id(fn)] = grad
@@ -419,6 +421,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             _accumulate_leaf(leaf, leaf_grads[key], create_graph)
     finally:
         _grad_enabled, _scope = previous_mode, previous_scope
+        if _tape is not None:
+            _tape.differentiating = None
     if wanted is not None:
         return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
     return None

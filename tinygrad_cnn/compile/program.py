@@ -155,11 +155,15 @@ class Program:
     ``bindings[slot]``: ("input", k) for the k-th tensor argument, ("tensor", t) for an array read from a
     tensor that existed outside the call (read afresh at each replay: parameters, buffers), ("constant", a)
     for an array made from constants during the call, or None for an array the program computes.
-    ``outputs``: the returned structure with slots in place of tensors.
+    ``outputs``: the returned structure with slots in place of tensors. For drawings: ``places[k]``, where
+    operation k comes from ("forward", the scope it ran in; "backward", the scope of the call whose
+    backward pass it is part of; "gradients"; or "optimizer"), and ``layouts[slot]``, the shape and dtype of
+    each array and whether it was a view of another's memory.
     """
 
-    def __init__(self, ops, bindings, outputs, free_memory=True):
+    def __init__(self, ops, bindings, outputs, free_memory=True, places=None, layouts=None):
         self.ops, self.bindings, self.outputs = ops, bindings, outputs
+        self.places, self.layouts = places, layouts
         self.free_after = _last_uses(ops, bindings, outputs) if free_memory else [() for _ in ops]
 
     def replay(self, inputs):

@@ -30,8 +30,17 @@ class Tape:
         self.modules = {}  # id -> the modules whose calls were recorded (their train/eval mode is a guard)
         self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
         self.problem = None
-        for k, tensor in enumerate(inputs):
+        self.differentiating = None  # the Function whose backward pass is running (set by autograd), else None
+        self.places = []  # for each operation: the scope of the forward call it belongs to, and whether it is
+        for k, tensor in enumerate(inputs):  # that call's backward pass (for drawings of the program)
             self._add(tensor.array, ("input", k))
+
+    def _append(self, op):
+        forward = self.differentiating
+        place = ("optimizer", None) if isinstance(op, CallAgain) else ("gradients", None) if isinstance(
+            op, Accumulate) else ("backward", forward.scope) if forward is not None else ("forward", autograd._scope)
+        self.ops.append(op)
+        self.places.append(place)
 
     def _add(self, array, binding):
         self.slots[id(array)] = len(self.bindings)
@@ -66,7 +75,7 @@ class Tape:
         for name, index, array in _arrays_in(fn, with_saved=True):
             if id(array) not in self.slots:  # kept by the forward (saved, indices): read later
                 after.append((name, index, self._result(array)))
-        self.ops.append(Call(fn, args, out_slot, before, after))
+        self._append(Call(fn, args, out_slot, before, after))
         for scope in autograd.scope_chain(autograd._scope):
             if scope.kind == "module":
                 self.modules[id(scope.owner)] = scope.owner
@@ -75,20 +84,20 @@ class Tape:
         is_slot = [is_array(a) for a in arrays]
         args = [self.read(a) if s else a for a, s in zip(arrays, is_slot)]
         outs = out if isinstance(out, tuple) else (out,)
-        self.ops.append(Computed(func, args, is_slot, [self._result(a) for a in outs]))
+        self._append(Computed(func, args, is_slot, [self._result(a) for a in outs]))
 
     def write(self, tensor, array):
-        self.ops.append(Write(self.read(tensor.array, tensor), self.read(array)))
+        self._append(Write(self.read(tensor.array, tensor), self.read(array)))
 
     def accumulate(self, leaf, grad):
-        self.ops.append(Accumulate(leaf, self.read(grad)))
+        self._append(Accumulate(leaf, self.read(grad)))
         leaf.grad = Tensor._from_array(grad if leaf.grad is None else leaf.grad.array + grad)
 
     def release(self, fn):
-        self.ops.append(Release(fn))
+        self._append(Release(fn))
 
     def call_again(self, func, *args):
-        self.ops.append(CallAgain(func, args))
+        self._append(CallAgain(func, args))
 
     def escape(self, what):
         """A value read back into Python: a replay could not follow a branch on it."""
@@ -101,7 +110,8 @@ class Tape:
             raise Unsupported(self.problem)
         outputs = self._outputs(result)
         ops = passes.in_place(self.ops, self.bindings, self.arrays, output_slots(outputs)) if in_place else self.ops
-        return Program(ops, self.bindings, outputs, free_memory)
+        return Program(ops, self.bindings, outputs, free_memory, self.places,
+                       [(tuple(a.shape), a.dtype, getattr(a, "base", None) is not None) for a in self.arrays])
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):

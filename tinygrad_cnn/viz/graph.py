@@ -47,7 +47,16 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
     a graph too large for one).
 
     What is drawn is decided by ``description.describe``; this function renders it with graphviz.
+
+    ``output`` may also be a compiled function (``tg.compile``): then the drawing is of the program it
+    replays (``program.describe_program``), each operation with its buffer, grouped by module call and
+    by the runs of operations the in-place pass computes in one buffer; ``group_composites="collapse"``
+    draws one node per group.
     """
+    from ..compile import CompiledFunction
+    if isinstance(output, CompiledFunction):
+        from .program import describe_program
+        return to_graphviz(describe_program(output, model=model, collapse=group_composites == "collapse"))
     if preset not in (None, "slide"):
         raise ValueError(f"draw_graph: preset must be None or 'slide', got {preset!r}")
     if preset == "slide":
@@ -128,7 +137,7 @@ def _attributes(node, description, color_by_kind):
         name = node.name
         if node.inline:  # small constants (an eps, a scale) belong in the op's label
             name += " " + " ".join(_number(a) for a in node.inline)
-        shape = size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
+        shape = node.note or size_text(node.shape) + (f" ({node.axes})" if node.axes else "")
         if show_shapes and shown:
             label = _table_label(f"<b>{name}</b>", f"{shape}{dtype}", node, description)
         elif show_shapes:
