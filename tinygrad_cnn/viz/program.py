@@ -73,62 +73,62 @@ def describe_program(compiled, model=None, collapse=False):
     module_names = {id(m): name for name, m in model.named_modules() if name} if model is not None else {}
     param_names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     out = Description(show_values=False, show_dtypes=False, font=10)
-    producer = {}  # slot -> node id that computes it
-    group_of, group_ops = {}, {}
+    groups = {}  # cluster id -> (title, indices of its operations)
     for k, (op, (phase, scope)) in enumerate(zip(program.ops, program.places)):
-        if isinstance(op, Release):
-            continue
-        group = _group(phase, scope, module_names)
-        group_ops.setdefault(group[0], (group, []))[1].append(k)
-        group_of[k] = group
-    nodes = {}
-    for gid, (group, ks) in group_ops.items():
-        out.clusters[gid] = Cluster(gid, group[1], True)
+        if not isinstance(op, Release):  # (letting saved arrays go: nothing to see)
+            cluster_id, title = _group(phase, scope, module_names)
+            groups.setdefault(cluster_id, (title, []))[1].append(k)
+    node_of = {}  # operation index -> the id of the node that draws it
+    for cluster_id, (title, indices) in groups.items():
+        out.clusters[cluster_id] = Cluster(cluster_id, title, True)
         if collapse:
-            ops = [program.ops[k] for k in ks]
-            allocated = sum(_megabytes(program.layouts[op.out]) for op in ops
-                            if isinstance(op, Call) and not isinstance(op, InPlace))
-            in_place = sum(isinstance(op, InPlace) for op in ops)
-            nodes.update((k, gid) for k in ks)
-            count = f"{len(ops)} operation{'s' if len(ops) != 1 else ''}"
-            out.nodes.append(Node(gid, "composite", group[1], note=f"{count}, {in_place} in place, "
-                                                                  f"{allocated:.1f} MB allocated"))
-    in_place_run = None  # the cluster of the current chain of operations in one buffer
-    for gid, (group, ks) in group_ops.items():
-        if collapse:
-            break
-        previous_out = None  # the buffer the previous operation of the group wrote in place, if it did
-        for k in ks:
-            op = program.ops[k]
-            cluster = (gid,)
-            if isinstance(op, InPlace) and previous_out == op.target:  # the chain goes on in the same buffer
-                cluster = (gid, in_place_run)
-            elif isinstance(op, InPlace):
-                in_place_run = f"cluster_buffer{k}"
-                out.clusters[in_place_run] = Cluster(in_place_run, f"one buffer: {_buffer_text(program.layouts[op.out])}",
-                                                     False)
-                cluster = (gid, in_place_run)
-            node = Node(f"op{k}", "primitive" if isinstance(op, (Call, InPlace)) else "composite", _name(op, param_names),
-                        note=_note(op, program), kind=getattr(getattr(op, "fn", None), "kind", None), cluster=cluster)
-            out.nodes.append(node)
-            nodes[k] = node.id
-            previous_out = op.out if isinstance(op, InPlace) else None
-    for slot, binding in enumerate(program.bindings):  # the inputs, as the program reads them
+            out.nodes.append(_group_node(cluster_id, title, [program.ops[k] for k in indices], program))
+            node_of.update((k, cluster_id) for k in indices)
+        else:
+            for k, node in _operation_nodes(cluster_id, indices, program, param_names, out.clusters):
+                out.nodes.append(node)
+                node_of[k] = node.id
+    producer = {}  # slot -> the node that computes it (or the input's node)
+    for slot, binding in enumerate(program.bindings):
         if binding is not None and binding[0] == "input":
-            out.nodes.append(Node(f"in{slot}", "input", f"input {binding[1]}", shape=program.layouts[slot][0]))
             producer[slot] = f"in{slot}"
+            out.nodes.append(Node(f"in{slot}", "input", f"input {binding[1]}", shape=program.layouts[slot][0]))
     edges = set()
     for k, op in enumerate(program.ops):
-        if k not in nodes:
-            continue
-        for slot in op.reads():
-            source = producer.get(slot)
-            if source is not None and source != nodes[k] and (source, nodes[k]) not in edges:
-                edges.add((source, nodes[k]))
-                out.edges.append(Edge(source, nodes[k]))
-        for slot in op.writes():
-            producer[slot] = nodes[k]
+        if k in node_of:
+            for slot in op.reads():
+                source = producer.get(slot)
+                if source is not None and source != node_of[k] and (source, node_of[k]) not in edges:
+                    edges.add((source, node_of[k]))
+                    out.edges.append(Edge(source, node_of[k]))
+            producer.update((slot, node_of[k]) for slot in op.writes())
     return out
+
+
+def _group_node(cluster_id, title, ops, program):
+    """One node for a whole group: how many operations, how many in place, how much memory allocated."""
+    allocated = sum(_megabytes(program.layouts[op.out]) for op in ops if type(op) is Call)
+    in_place = sum(isinstance(op, InPlace) for op in ops)
+    count = f"{len(ops)} operation{'s' if len(ops) != 1 else ''}"
+    return Node(cluster_id, "composite", title, note=f"{count}, {in_place} in place, {allocated:.1f} MB allocated")
+
+
+def _operation_nodes(cluster_id, indices, program, param_names, clusters):
+    """(index, Node) of each operation of a group; a run of operations computed in one buffer (the in-place
+    pass) gets a cluster of its own, added to ``clusters``."""
+    run, previous = None, None  # the current run's cluster; the buffer the previous operation wrote in place
+    for k in indices:
+        op = program.ops[k]
+        cluster = (cluster_id,)
+        if isinstance(op, InPlace):
+            if previous != op.target:  # a new run starts
+                run = f"cluster_buffer{k}"
+                clusters[run] = Cluster(run, f"one buffer: {_buffer_text(program.layouts[op.out])}", False)
+            cluster = (cluster_id, run)
+        role = "primitive" if isinstance(op, (Call, InPlace)) else "composite"
+        kind = getattr(getattr(op, "fn", None), "kind", None)
+        yield k, Node(f"op{k}", role, _name(op, param_names), note=_note(op, program), kind=kind, cluster=cluster)
+        previous = op.out if isinstance(op, InPlace) else None
 
 
 def _group(phase, scope, module_names):
