@@ -111,7 +111,16 @@ class Tape:
         outputs = self._outputs(result)
         ops = passes.in_place(self.ops, self.bindings, self.arrays, output_slots(outputs)) if in_place else self.ops
         return Program(ops, self.bindings, outputs, free_memory, self.places,
-                       [(tuple(a.shape), a.dtype, getattr(a, "base", None) is not None) for a in self.arrays])
+                       [(tuple(a.shape), a.dtype, self._is_view(a)) for a in self.arrays])
+
+    def _is_view(self, array):
+        """Whether ``array`` sees the memory of another array of the program (a reshape, a permute)."""
+        base = getattr(array, "base", None)
+        while base is not None:
+            if id(base) in self.slots:
+                return True
+            base = getattr(base, "base", None)
+        return False
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):

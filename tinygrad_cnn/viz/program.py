@@ -106,7 +106,10 @@ def describe_program(compiled, model=None, collapse=False):
 
 
 def _group_node(cluster_id, title, ops, program):
-    """One node for a whole group: how many operations, how many in place, how much memory allocated."""
+    """One node for a whole group: how many operations, how many in place, how much memory allocated (the
+    optimizer's: the calls it makes again)."""
+    if all(isinstance(op, CallAgain) for op in ops):
+        return Node(cluster_id, "composite", title, note=", then ".join(_name(op, {}) for op in ops))
     allocated = sum(_megabytes(program.layouts[op.out]) for op in ops if type(op) is Call)
     in_place = sum(isinstance(op, InPlace) for op in ops)
     count = f"{len(ops)} operation{'s' if len(ops) != 1 else ''}"
