@@ -182,3 +182,46 @@ def test_a_compiled_step_draws_as_the_program_it_replays():
     drawn = sum(1 for op in program.ops if type(op).__name__ != "Release")
     assert len(re.findall(r"^\s*op\d+ \[", full, re.M)) == drawn  # a node per operation (Release aside)
     assert "one buffer: 4x20x28x28 float32" in full and "conv1.weight.grad +=" in full and "SGD.step()" in full
+
+
+def test_guards_that_change_every_call_stop_recording_after_a_limit():
+    from tinygrad_cnn.compile import MAX_RECORDINGS
+    layer = nn.Linear(3, 2)
+    compiled = tg.compile(lambda x, scale: (layer(x) * scale).detach())
+    x = tg.randn(2, 3)
+    with pytest.warns(UserWarning, match=f"recorded {MAX_RECORDINGS} times"):
+        for i in range(MAX_RECORDINGS + 3):
+            out = compiled(x, i + 1.0)  # a new value each call: a new guard
+    np.testing.assert_array_equal(out.numpy(), (layer(x) * (MAX_RECORDINGS + 3.0)).detach().numpy())
+    assert compiled.records == MAX_RECORDINGS
+
+
+def test_an_argument_that_cannot_be_a_guard_keeps_the_call_eager():
+    layer = nn.Linear(3, 2)
+    compiled = tg.compile(lambda x, scale: (layer(x) * tg.tensor(scale)).detach())
+    x = tg.randn(2, 3)
+    with pytest.warns(UserWarning, match="an argument of type ndarray cannot be a guard"):
+        compiled(x, np.array([1.0, 2.0], np.float32))
+    out = compiled(x, np.array([3.0, 4.0], np.float32))
+    np.testing.assert_array_equal(out.numpy(), (layer(x) * tg.tensor([3.0, 4.0])).detach().numpy())
+    assert compiled.records == 0
+
+
+def test_a_compiled_step_equals_eager_execution_on_every_device(device):
+    """On the CPU, along the GPU's code paths (where primitives pick other strategies), and on CUDA."""
+    batches = [(x.to(device), y.to(device)) for x, y in _batches((4, 1, 28, 28), 4)]
+    expected = []
+    model, opt, step = _training("lenet-bn")
+    model.to(device)
+    for x, y in batches:
+        expected.append((step(x, y).cpu().numpy(), [p.detach().cpu().numpy().copy() for p in model.parameters()]))
+    model, opt, step = _training("lenet-bn")
+    model.to(device)
+    compiled = tg.compile(step)
+    for (x, y), (loss, params) in zip(batches, expected):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            np.testing.assert_array_equal(compiled(x, y).cpu().numpy(), loss)
+        for p, q in zip(model.parameters(), params):
+            np.testing.assert_array_equal(p.detach().cpu().numpy(), q)
+    assert compiled.records == 1

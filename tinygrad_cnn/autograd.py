@@ -395,8 +395,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     _grad_enabled = create_graph
     try:
         for fn in order:
-            if _tape is not None:  # (for a drawing of the program: whose backward pass this is)
-                _tape.differentiating = fn
+            if _tape is not None:  # (whose backward pass the operations recorded now belong to)
+                _tape.differentiate(fn)
             grad = grads.pop(fn)
             if wanted is not None and id(fn) in wanted:
                 wanted[id(fn)] = grad
@@ -422,7 +422,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     finally:
         _grad_enabled, _scope = previous_mode, previous_scope
         if _tape is not None:
-            _tape.differentiating = None
+            _tape.differentiate(None)
     if wanted is not None:
         return [wanted[id(x.creator if x.creator is not None else x)] for x in inputs]
     return None

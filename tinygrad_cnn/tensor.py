@@ -46,22 +46,6 @@ class Size(tuple):
         return n
 
 
-
-
-def _clamped(array, min, max):
-    """(where ``array`` lies within [min, max], the array clamped to it) for clamp; NaN stays NaN."""
-    xp, limited, inside = backend.module_of(array), array, True
-    if min is not None:
-        inside, limited = limited >= min, xp.maximum(limited, min)  # maximum and minimum keep NaN
-    if max is not None:
-        inside, limited = inside & (array <= max), xp.minimum(limited, max)
-    return inside, limited.astype(array.dtype, copy=False)
-
-def _read_into_python(what):
-    """A tensor's value leaves the engine for Python: a recording (tg.compile) cannot replay what follows."""
-    if autograd._tape is not None:
-        autograd._tape.escape(what)
-
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff."""
 
@@ -1083,6 +1067,22 @@ class MaxResult(tuple):
     @property
     def indices(self):
         return self[1]
+
+
+def _clamped(array, min, max):
+    """(where ``array`` lies within [min, max], the array clamped to it) for clamp; NaN stays NaN."""
+    xp, limited, inside = backend.module_of(array), array, True
+    if min is not None:
+        inside, limited = limited >= min, xp.maximum(limited, min)  # maximum and minimum keep NaN
+    if max is not None:
+        inside, limited = inside & (array <= max), xp.minimum(limited, max)
+    return inside, limited.astype(array.dtype, copy=False)
+
+
+def _read_into_python(what):
+    """A tensor's value leaves the engine for Python: a recording (tg.compile) cannot replay what follows."""
+    if autograd._tape is not None:
+        autograd._tape.escape(what)
 
 
 def _argmax_array(array, dim, keepdim):

@@ -23,6 +23,8 @@ from ..tensor import Tensor
 from .program import Accumulate, CallAgain
 from .tape import Tape, Unsupported
 
+MAX_RECORDINGS = 16  # a function whose guards change this often (a new object argument each call) stays eager
+
 
 class _Entry:
     """What the cache holds for one guard: the program (None where it cannot replay) and its state."""
@@ -47,10 +49,19 @@ class CompiledFunction:
         self.fn, self.free_memory, self.in_place = fn, free_memory, in_place
         self.cache = {}  # guard key -> [_Entry, ...] (one per module-mode / requires_grad state)
         self.records = 0  # how many times a call was recorded (a test and a benchmark read it)
+        self.gave_up = False  # eager from then on (too many recordings, or an argument that cannot be a guard)
 
     def __call__(self, *args, **kwargs):
-        key = _guard_key(args, kwargs)
+        try:
+            key = _guard_key(args, kwargs)
+        except TypeError as error:  # an argument whose value cannot be a guard: eager
+            self._give_up(str(error))
+            return self.fn(*args, **kwargs)
         entry = next((e for e in self.cache.get(key, ()) if e.matches()), None)
+        if entry is None and self.records >= MAX_RECORDINGS:
+            self._give_up(f"it was recorded {MAX_RECORDINGS} times (its guards keep changing: new shapes, new "
+                          "argument values)")
+            return self.fn(*args, **kwargs)
         if entry is None:
             result, entry = self._record(args, kwargs)
             self.cache.setdefault(key, []).append(entry)
@@ -61,6 +72,13 @@ class CompiledFunction:
         if not entry.proven:
             return self._prove(entry, args, kwargs, inputs)
         return entry.program.replay(inputs)
+
+    def _give_up(self, reason):
+        """Run eagerly from now on, saying why once."""
+        if not self.gave_up:
+            self.gave_up = True
+            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} runs eagerly: {reason}",
+                          stacklevel=3)
 
     def _record(self, args, kwargs):
         self.records += 1
@@ -192,7 +210,8 @@ def _tensors(args, kwargs):
 
 def _guard_key(args, kwargs):
     """What a recording is kept for: each tensor argument's shape, dtype, device and requires_grad, each
-    other argument's value (its type and identity where it cannot be hashed), and grad mode."""
+    other argument's value, and grad mode. Raises TypeError for an argument whose value cannot be hashed
+    (a NumPy array, a dict): a replay could not tell whether it changed."""
     def part(value):
         if isinstance(value, Tensor):
             return ("tensor", tuple(value.shape), str(value.dtype), str(value.device), value.requires_grad)
@@ -200,9 +219,10 @@ def _guard_key(args, kwargs):
             return (type(value).__name__,) + tuple(part(v) for v in value)
         try:
             hash(value)
-            return ("value", type(value).__name__, value)
         except TypeError:
-            return ("object", type(value).__name__, id(value))
+            raise TypeError(f"an argument of type {type(value).__name__} cannot be a guard (pass tensors and "
+                            "hashable values)") from None
+        return ("value", type(value).__name__, value)
     return (tuple(part(a) for a in args), tuple((k, part(v)) for k, v in sorted(kwargs.items())),
             autograd.is_grad_enabled())
 

@@ -42,37 +42,24 @@ class InPlace:
         slots[self.call.out] = _broadcast(getattr(module_of(a), self.ufunc), a, b, out=slots[self.target])
 
 
-def _root(array):
-    """The array that owns the memory ``array`` sees (itself, or the base of a view)."""
-    while getattr(array, "base", None) is not None and hasattr(array.base, "shape"):
-        array = array.base
-    return array
-
-
-def _overlap_free(array):
-    """Whether no two elements of ``array`` share memory (a contiguous array, or a permuted whole one)."""
-    return array.flags.c_contiguous or array.flags.f_contiguous or array.size == _root(array).size
-
-
-def in_place(ops, bindings, arrays, kept):
+def in_place(ops, bindings, facts, kept):
     """``ops`` with every elementwise primitive that may overwrite a dying operand replaced by an InPlace.
-    ``arrays``: each slot's array as recorded; ``kept``: the slots the call returns."""
-    roots = [id(_root(a)) for a in arrays]
-    protected = {roots[s] for s, b in enumerate(bindings) if b is not None} | {roots[s] for s in kept}
+    ``facts``: each slot's Facts (tape.py); ``kept``: the slots the call returns."""
+    buffers = [f.buffer for f in facts]
+    protected = {buffers[s] for s, b in enumerate(bindings) if b is not None} | {buffers[s] for s in kept}
     last_read = {}
     for k, op in enumerate(ops):
         for slot in op.reads():
-            last_read[roots[slot]] = k
+            last_read[buffers[slot]] = k
     result = []
     for k, op in enumerate(ops):
         name = type(op.fn).__name__ if isinstance(op, Call) else None
         if name in UFUNCS and len(op.args) == 2:
-            out = arrays[op.out]
+            out = facts[op.out]
             for slot in op.args:
-                operand = arrays[slot]
-                if (roots[slot] not in protected and last_read.get(roots[slot]) == k and operand.shape == out.shape
-                        and operand.dtype == out.dtype and operand.flags.writeable and _overlap_free(operand)
-                        and op.args.count(slot) == 1):
+                operand = facts[slot]
+                if (buffers[slot] not in protected and last_read.get(buffers[slot]) == k and operand.writable
+                        and operand.shape == out.shape and operand.dtype == out.dtype and op.args.count(slot) == 1):
                     op = InPlace(op, UFUNCS[name], slot)
                     break
         result.append(op)

@@ -15,12 +15,14 @@ from ..tensor import Tensor
 class Call:
     """``out = fn.forward(*args)`` of a recorded primitive. ``before``: its attributes that hold arrays of
     the program (a where's mask), set first; ``after``: arrays its forward keeps (saved for its backward,
-    max's indices) that later operations read."""
+    max's indices) that later operations read; ``drop_saved``: no backward pass of it runs, so what its
+    forward saves is let go at once."""
 
-    __slots__ = ("fn", "args", "out", "before", "after")
+    __slots__ = ("fn", "args", "out", "before", "after", "drop_saved")
 
     def __init__(self, fn, args, out, before, after):
         self.fn, self.args, self.out, self.before, self.after = fn, args, out, before, after
+        self.drop_saved = False
 
     def reads(self):
         return list(self.args) + [slot for _, _, slot in self.before]
@@ -36,6 +38,8 @@ class Call:
         slots[self.out] = out if out.ndim else module_of(out).asarray(out)
         for name, index, slot in self.after:
             slots[slot] = _get(fn, name, index)
+        if self.drop_saved:
+            fn.saved = ()
 
 
 class Computed:

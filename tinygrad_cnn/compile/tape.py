@@ -3,9 +3,13 @@ runs eagerly (``autograd._tape``), and the tape numbers the arrays and writes do
 
 An array is known by its identity: one an operation computed has a slot; one read for the first time is
 bound to where it came from (the call's tensor arguments, else the tensor holding it, read afresh at each
-replay; else it is a constant). What cannot be replayed — a value read back into Python (``item()``),
-which could steer a branch — is noted, and the call then stays eager.
+replay; else it is a constant). The tape holds arrays only weakly (a recording needs no more memory than
+the eager call), so an id is trusted only while its array lives. What cannot be replayed — a value read
+back into Python (``item()``), which could steer a branch — is noted, and the call then stays eager.
 """
+import weakref
+from dataclasses import dataclass
+
 from .. import autograd
 from ..backend import is_array
 from ..tensor import Tensor
@@ -21,16 +25,30 @@ class Unsupported(Exception):
     """The call did something a replay cannot repeat (the reason is the message)."""
 
 
+@dataclass
+class Facts:
+    """What the passes and drawings need to know of a slot's array, noted when it got its slot."""
+
+    shape: tuple
+    dtype: object
+    buffer: int  # the number of the memory it sees (arrays that share memory share it)
+    is_view: bool  # it sees the memory of another array of the program
+    writable: bool  # it can be written in place: writeable, and no two of its elements share memory
+
+
 class Tape:
     def __init__(self, inputs):
-        self.slots = {}  # id(array) -> slot
-        self.arrays = []  # every array with a slot, kept alive so that ids stay unique
+        self.slots = {}  # id(array) -> (slot, weak reference to the array)
+        self.buffers = {}  # id(array owning memory) -> (buffer number, weak reference to it)
+        self.facts = []  # slot -> Facts
+        self.strong = []  # arrays that cannot be weakly referenced, kept so that their ids stay theirs
         self.bindings = []
         self.ops = []
         self.modules = {}  # id -> the modules whose calls were recorded (their train/eval mode is a guard)
         self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
         self.problem = None
-        self.differentiating = None  # the Function whose backward pass is running (set by autograd), else None
+        self.differentiating = None  # the Function whose backward pass is running, else None
+        self.differentiated = set()  # ids of the Functions whose backward passes ran
         self.places = []  # for each operation: the scope of the forward call it belongs to, and whether it is
         for k, tensor in enumerate(inputs):  # that call's backward pass (for drawings of the program)
             self._add(tensor.array, ("input", k))
@@ -42,15 +60,36 @@ class Tape:
         self.ops.append(op)
         self.places.append(place)
 
+    def _slot_of(self, array):
+        known = self.slots.get(id(array))
+        return known[0] if known is not None and known[1]() is array else None
+
+    def _reference(self, array):
+        try:
+            return weakref.ref(array)
+        except TypeError:
+            self.strong.append(array)
+            return lambda: array
+
     def _add(self, array, binding):
-        self.slots[id(array)] = len(self.bindings)
-        self.arrays.append(array)
+        slot = len(self.bindings)
+        root, is_view, base = array, False, getattr(array, "base", None)
+        while base is not None and hasattr(base, "shape"):  # the array that owns the memory
+            is_view = is_view or self._slot_of(base) is not None
+            root, base = base, getattr(base, "base", None)
+        known = self.buffers.get(id(root))
+        if known is None or known[1]() is not root:
+            known = self.buffers[id(root)] = (len(self.buffers), self._reference(root))
+        writable = bool(getattr(array, "flags", None) is not None and array.flags.writeable and (
+            array.flags.c_contiguous or array.flags.f_contiguous or array.size == root.size))
+        self.facts.append(Facts(tuple(array.shape), array.dtype, known[0], is_view, writable))
+        self.slots[id(array)] = (slot, self._reference(array))
         self.bindings.append(binding)
-        return len(self.bindings) - 1
+        return slot
 
     def read(self, array, owner=None):
         """The slot of an array an operation reads, binding it on first sight."""
-        slot = self.slots.get(id(array))
+        slot = self._slot_of(array)
         if slot is not None:
             return slot
         if owner is not None and owner.array is array:
@@ -61,7 +100,7 @@ class Tape:
     def _result(self, array):
         """A new slot for an array the program computes (an array seen before keeps its slot: an input
         returned as it is)."""
-        slot = self.slots.get(id(array))
+        slot = self._slot_of(array)
         return slot if slot is not None else self._add(array, None)
 
     # ---- what autograd reports
@@ -69,13 +108,17 @@ class Tape:
         args = [self.read(x.array, x) for x in inputs]
         before, after = [], []
         for name, index, array in _arrays_in(fn):
-            if id(array) in self.slots and name != "saved":
-                before.append((name, index, self.slots[id(array)]))
+            slot = self._slot_of(array)
+            if slot is not None and name != "saved":
+                before.append((name, index, slot))
         out_slot = self._result(out)
         for name, index, array in _arrays_in(fn, with_saved=True):
-            if id(array) not in self.slots:  # kept by the forward (saved, indices): read later
+            if self._slot_of(array) is None:  # kept by the forward (saved, indices): read later
                 after.append((name, index, self._result(array)))
-        self._append(Call(fn, args, out_slot, before, after))
+        call = Call(fn, args, out_slot, before, after)
+        if "parents" not in vars(fn):  # not linked into a graph (no gradient needed): its backward never runs,
+            call.drop_saved, fn.saved = True, ()  # so what it saved goes at once, as it would in eager execution
+        self._append(call)
         for scope in autograd.scope_chain(autograd._scope):
             if scope.kind == "module":
                 self.modules[id(scope.owner)] = scope.owner
@@ -93,6 +136,12 @@ class Tape:
         self._append(Accumulate(leaf, self.read(grad)))
         leaf.grad = Tensor._from_array(grad if leaf.grad is None else leaf.grad.array + grad)
 
+    def differentiate(self, fn):
+        """Autograd runs ``fn``'s backward pass now (None: the backward pass is over)."""
+        self.differentiating = fn
+        if fn is not None:
+            self.differentiated.add(id(fn))
+
     def release(self, fn):
         self._append(Release(fn))
 
@@ -109,27 +158,23 @@ class Tape:
         if self.problem:
             raise Unsupported(self.problem)
         outputs = self._outputs(result)
-        ops = passes.in_place(self.ops, self.bindings, self.arrays, output_slots(outputs)) if in_place else self.ops
+        for op in self.ops:  # a primitive whose backward pass did not run (the graph was not differentiated)
+            if isinstance(op, Call) and id(op.fn) not in self.differentiated:  # needs nothing saved either
+                op.drop_saved = True
+                op.fn.saved = ()
+        ops = passes.in_place(self.ops, self.bindings, self.facts, output_slots(outputs)) if in_place else self.ops
         return Program(ops, self.bindings, outputs, free_memory, self.places,
-                       [(tuple(a.shape), a.dtype, self._is_view(a)) for a in self.arrays])
-
-    def _is_view(self, array):
-        """Whether ``array`` sees the memory of another array of the program (a reshape, a permute)."""
-        base = getattr(array, "base", None)
-        while base is not None:
-            if id(base) in self.slots:
-                return True
-            base = getattr(base, "base", None)
-        return False
+                       [(f.shape, f.dtype, f.is_view) for f in self.facts])
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):
             if structure.creator is not None:
                 raise Unsupported("the call returns a tensor that still needs its graph (a gradient): put the "
                                   "backward pass inside the compiled function, or call it under no_grad")
-            if id(structure.array) not in self.slots:
+            slot = self._slot_of(structure.array)
+            if slot is None:
                 raise Unsupported("the call returns a tensor it did not compute")
-            return OutputSlot(self.slots[id(structure.array)])
+            return OutputSlot(slot)
         if isinstance(structure, (tuple, list)):
             return type(structure)(self._outputs(item) for item in structure)
         if isinstance(structure, dict):
