@@ -101,17 +101,23 @@ class CompiledFunction:
         the same results and leave the same state, bit for bit. Returns eager execution's results."""
         state = _State(entry.program)
         before = state.snapshot()
-        replayed = entry.program.replay(inputs)
-        after_replay = state.snapshot()
+        try:
+            replayed = entry.program.replay(inputs)
+            after_replay, problem = state.snapshot(), None
+        except Exception as error:  # a replay that cannot even run: eager, saying why
+            problem = f"its replay fails ({type(error).__name__}: {error})"
         state.restore(before)
         result = self.fn(*args, **kwargs)
-        difference = _difference(_flatten(replayed), _flatten(result)) or _difference(after_replay, state.snapshot())
-        if difference is None:
+        if problem is None:
+            difference = _difference(_flatten(replayed), _flatten(result)) or \
+                _difference(after_replay, state.snapshot())
+            problem = None if difference is None else f"its replay differs from eager execution ({difference})"
+        if problem is None:
             entry.proven = True
         else:
-            entry.program, entry.problem = None, f"its replay differs from eager execution ({difference})"
-            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: "
-                          f"{entry.problem}", stacklevel=3)
+            entry.program, entry.problem = None, problem
+            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: {problem}",
+                          stacklevel=3)
         return result
 
 
@@ -144,7 +150,7 @@ class _State:
 
     def snapshot(self):
         return {"arrays": [t.array.copy() for t in self.tensors],
-                "grads": [None if t.grad is None else t.grad for t in self.tensors],
+                "grads": [t.grad for t in self.tensors],
                 "grad_values": [None if t.grad is None else t.grad.array.copy() for t in self.tensors],
                 "optimizers": [_copy_state(o.state) for o in self.optimizers],
                 "random": backend.generator().bit_generator.state}
