@@ -37,6 +37,9 @@ class Facts:
 
 
 class Tape:
+    """What ``tg.compile`` records one call into (``inputs``: its tensor arguments); ``program`` makes the
+    Program of it."""
+
     def __init__(self, inputs):
         self.slots = {}  # id(array) -> (slot, weak reference to the array)
         self.buffers = {}  # id(array owning memory) -> (buffer number, weak reference to it)
@@ -49,11 +52,13 @@ class Tape:
         self.problem = None
         self.differentiating = None  # the Function whose backward pass is running, else None
         self.differentiated = set()  # ids of the Functions whose backward passes ran
-        self.places = []  # for each operation: the scope of the forward call it belongs to, and whether it is
-        for k, tensor in enumerate(inputs):  # that call's backward pass (for drawings of the program)
+        self.places = []  # for each operation, where it comes from (Program.places, for drawings)
+        for k, tensor in enumerate(inputs):
             self._add(tensor.array, ("input", k))
 
     def _append(self, op):
+        """Write down an operation, and where it comes from: the forward pass (in the scope recording now),
+        the backward pass of a Function (its scope), the leaves' gradients, or the optimizer."""
         forward = self.differentiating
         place = ("optimizer", None) if isinstance(op, CallAgain) else ("gradients", None) if isinstance(
             op, Accumulate) else ("backward", forward.scope) if forward is not None else ("forward", autograd._scope)

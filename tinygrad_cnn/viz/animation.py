@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 
 from .. import creation
+from ..atomic import atomic_write
 from ..backend import float32
 from ..nn import functional as F
-from ..atomic import atomic_write
 from .graph import LECTURE_FILTER, LECTURE_IMAGE, LECTURE_UPSTREAM
 
 WIDTH, HEIGHT = 1600, 900

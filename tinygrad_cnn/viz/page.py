@@ -19,7 +19,7 @@ from importlib import resources
 from ..atomic import atomic_write
 from ..tensor import Tensor
 from .description import describe, number_text, size_text, summary_text, value_matrix
-from .graph import (CONSTANT, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing, dot_available)
+from .graph import CONSTANT, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing, dot_available
 from .steps import trace_backward
 
 ROLE_COLOURS = {"input": TENSOR, "parameter": PARAMETER, "output": OUTPUT, "primitive": OP, "merge": MERGE,
