@@ -11,6 +11,7 @@ class Optimizer:
         self.defaults = defaults
         self.state = {}  # Parameter -> dict of arrays and numbers
         self.param_groups = []
+        self._scratches = {}  # id(Parameter) -> the array an update writes its temporaries into
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -66,6 +67,14 @@ class Optimizer:
 
     def update(self, param, grad, state, group):
         raise NotImplementedError
+
+    def scratch(self, param):
+        """An array of ``param``'s shape and dtype for an update's temporaries, kept between steps (not part
+        of the state: a state dict holds what PyTorch's holds)."""
+        buffer = self._scratches.get(id(param))
+        if buffer is None or buffer.shape != param.array.shape or buffer.dtype != param.array.dtype:
+            buffer = self._scratches[id(param)] = param.xp.empty_like(param.array)
+        return buffer
 
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch."""

@@ -15,9 +15,10 @@ class SGD(Optimizer):
                                       nesterov=nesterov, maximize=maximize))
 
     def update(self, param, grad, state, group):
+        xp, scratch = param.xp, self.scratch(param)  # (temporaries go into scratch: no allocation per step)
         d = -grad if group["maximize"] else grad
         if group["weight_decay"]:
-            d = d + group["weight_decay"] * param.array
+            d = xp.add(d, xp.multiply(param.array, group["weight_decay"], out=scratch), out=scratch)
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
@@ -27,4 +28,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
             d = d + momentum * buf if group["nesterov"] else buf
-        param.array -= group["lr"] * d
+        param.array -= xp.multiply(d, group["lr"], out=scratch)
