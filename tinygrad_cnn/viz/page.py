@@ -67,7 +67,7 @@ def _initial_collapse(description, group_composites):
 
 
 def page_data(output, params=None, model=None, group_composites=True, show_values=True, max_values=81,
-              focus=None, max_depth=None, title=None, **ignored):
+              focus=None, max_depth=None, title=None):
     """Everything the page shows, as JSON-ready data: the nodes, clusters and edges of ``output``'s graph
     (every primitive), the clusters to start collapsed, and the steps of its backward pass."""
     full = describe(output, params=params, model=model, group_composites=bool(group_composites),
