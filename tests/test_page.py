@@ -117,7 +117,7 @@ def test_a_drawing_shows_in_a_notebook_as_the_page_over_the_static_svg():
     drawing = draw_graph(out, params=params, model=model)
     bundle = drawing._repr_mimebundle_()
     fragment = bundle["text/html"]
-    assert fragment == notebook_html(drawing) == drawing._repr_html_()
+    assert fragment == notebook_html(drawing, drawing.static_svg()) == drawing._repr_html_()
     assert "frame.srcdoc" in fragment and "replaceChildren(frame)" in fragment
     if shutil.which("dot"):
         assert "<svg" in fragment.split("<script>")[0]  # what stays where scripts do not run

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 from . import backend, data, optim, serialization
 from .atomic import atomic_write
-from .compile import compile as compile_step
 from .autograd import no_grad
+from .compile import compile as compile_step
 from .models import LeNet5, resnet8
 from .nn import functional as F
 from .viz import plots

@@ -99,7 +99,10 @@ class Accumulate:
         return []
 
     def run(self, slots):
-        leaf, grad = self.leaf, slots[self.grad]
+        self.add_into(self.leaf, slots[self.grad])
+
+    @staticmethod
+    def add_into(leaf, grad):
         leaf.grad = Tensor._from_array(grad if leaf.grad is None else leaf.grad.array + grad)
 
 

@@ -139,7 +139,7 @@ class Tape:
 
     def accumulate(self, leaf, grad):
         self._append(Accumulate(leaf, self.read(grad)))
-        leaf.grad = Tensor._from_array(grad if leaf.grad is None else leaf.grad.array + grad)
+        Accumulate.add_into(leaf, grad)
 
     def differentiate(self, fn):
         """Autograd runs ``fn``'s backward pass now (None: the backward pass is over)."""

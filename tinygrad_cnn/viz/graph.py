@@ -79,16 +79,22 @@ class Drawing(graphviz.Digraph):
     output = None  # the tensor drawn
     options = None  # draw_graph's options that the page shares
 
+    def static_svg(self):
+        """The drawing as SVG text, or None where graphviz's dot is not installed."""
+        return self.pipe(format="svg", encoding="utf-8") if dot_available() else None
+
     def _repr_html_(self):
         """The interactive page, inline (over the static SVG, which stays where scripts are off)."""
         from .page import notebook_html
-        return notebook_html(self)
+        return notebook_html(self, self.static_svg())
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """In Jupyter: the interactive page, and the static SVG for viewers that show no HTML."""
-        bundle = {"text/html": self._repr_html_()}
-        if dot_available():
-            bundle["image/svg+xml"] = self.pipe(format="svg", encoding="utf-8")
+        """In Jupyter: the interactive page, and the static SVG for viewers that show no HTML (dot runs once)."""
+        from .page import notebook_html
+        svg = self.static_svg()
+        bundle = {"text/html": notebook_html(self, svg)}
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
         return bundle
 
 

@@ -19,7 +19,7 @@ from importlib import resources
 from ..atomic import atomic_write
 from ..tensor import Tensor
 from .description import describe, number_text, size_text, summary_text, value_matrix
-from .graph import CONSTANT, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing, dot_available
+from .graph import CONSTANT, MERGE, OP, OUTPUT, PARAMETER, TENSOR, UPSTREAM, Drawing
 from .steps import trace_backward
 
 ROLE_COLOURS = {"input": TENSOR, "parameter": PARAMETER, "output": OUTPUT, "primitive": OP, "merge": MERGE,
@@ -155,12 +155,12 @@ def save_html(what, path, animation=None, **options):
     return os.fspath(path)
 
 
-def notebook_html(drawing):
-    """What a notebook shows for a drawing: the static SVG, which a script replaces by the interactive page
-    (in an iframe, so that pages do not share styles or scripts); where scripts are off, the SVG stays."""
+def notebook_html(drawing, svg):
+    """What a notebook shows for a drawing: its static ``svg`` (None without dot), which a script replaces by
+    the interactive page (in an iframe, so that pages do not share styles or scripts); where scripts are
+    off, the SVG stays."""
     page = page_html(drawing.output, **drawing.options)
-    static = drawing.pipe(format="svg").decode("utf-8") if dot_available() else \
-        "<pre>(graphviz's dot is not installed: no static drawing)</pre>"
+    static = svg if svg is not None else "<pre>(graphviz's dot is not installed: no static drawing)</pre>"
     element = f"tgviz{id(drawing)}"
     return (f"<div id='{element}'>{static}</div><script>(function () {{ var box = document.getElementById("
             f"'{element}'); var frame = document.createElement('iframe'); frame.srcdoc = {_script_json(page)}; "
