@@ -324,6 +324,20 @@ def test_a_tall_matmul_computed_by_row_blocks_equals_the_plain_product():
         np.testing.assert_allclose(tb.grad.numpy(), a.T @ g, rtol=1e-4, atol=1e-2 if loose else 1e-9)
 
 
+def test_a_product_over_one_term_is_the_exact_outer_product():
+    """(M, 1) @ (1, N) (a linear layer's weight gradient at batch 1) is computed as a broadcast product:
+    exactly the products, batch dims broadcast as matmul's; gradients checked numerically."""
+    rng = np.random.default_rng(0)
+    for left, right in [((500, 1), (1, 2450)), ((3, 4, 1), (1, 5)), ((2, 1, 6, 1), (3, 1, 7))]:
+        a, b = rng.standard_normal(left).astype(np.float32), rng.standard_normal(right).astype(np.float32)
+        out = (tg.tensor(a) @ tg.tensor(b)).numpy()
+        exact = np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)  # one product each
+        assert out.shape == exact.shape
+        np.testing.assert_array_equal(out, exact)
+    check_gradients(lambda x, y: x @ y, [rng.standard_normal((4, 1)), rng.standard_normal((1, 3))])
+    check_gradients(lambda x, y: x @ y, [rng.standard_normal((2, 1, 4, 1)), rng.standard_normal((3, 1, 3))])
+
+
 @pytest.mark.parametrize("layout", [(0, 1, 2, 3), (0, 2, 3, 1), (1, 0, 2, 3), (3, 2, 1, 0)],
                          ids=["nchw", "channels_last", "cnhw", "reversed"])
 def test_float32_sums_keep_float64_accuracy_in_every_memory_layout(layout):

@@ -61,6 +61,8 @@ class MatMul(Function):
     def forward(self, a, b):
         self.saved = (a, b)
         self.meta = (a.shape, a.dtype, b.shape, b.dtype)
+        if a.shape[-1] == 1:
+            return a * b  # an outer product: the same exact products, where BLAS runs a one-term sum 4-6x slower
         a, b = _blas_friendly(a, b)
         if a.ndim == 2 and b.ndim == 2 and a.shape[0] >= 2 * ROWS and not is_launch_bound(a):
             return _by_row_blocks(a, b)
