@@ -17,7 +17,7 @@ from tinygrad_cnn.viz import draw_graph
 def _training(model_name, optimizer="sgd"):
     tg.manual_seed(0)
     model = {"lenet": LeNet5, "lenet-bn": lambda: LeNet5(batch_norm=True),
-             "resnet8": lambda: resnet8(dropout=0.3)}[model_name]()
+             "resnet8": lambda: resnet8(dropout=0.3), "resnet8-no-dropout": lambda: resnet8()}[model_name]()
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4) if optimizer == "sgd" else \
         optim.Adam(model.parameters(), lr=1e-3)
 
@@ -163,6 +163,39 @@ def test_the_in_place_pass_runs_chains_in_one_buffer_and_changes_no_number():
     assert count >= 20 and plain_count == 0  # batch norm's x * alpha + beta, the conv's bias, their gradients
     for a, b in zip(losses + state, plain_losses + plain_state):
         np.testing.assert_array_equal(a, b)
+
+
+def test_rematerializing_holds_images_instead_of_windows_and_changes_no_number():
+    """rematerialize=True: each conv's windows are let go after the forward product and computed again
+    from the image for the weight gradient; the numbers stay eager execution's, bit for bit, and a
+    replay holds far fewer bytes at its peak."""
+    import tracemalloc
+    batches = _batches((8, 3, 32, 32), 4)
+    model, opt, step = _training("resnet8-no-dropout")
+    expected = [(step(x, y).numpy(), _state(model, opt)) for x, y in batches]
+    results = {}
+    for remat in (False, True):
+        model, opt, step = _training("resnet8-no-dropout")
+        compiled = tg.compile(step, rematerialize=remat)
+        for (x, y), (loss, state) in zip(batches, expected):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                np.testing.assert_array_equal(compiled(x, y).numpy(), loss)
+            for a, b in zip(_state(model, opt), state):
+                np.testing.assert_array_equal(a, b)
+        program = compiled.cache[next(iter(compiled.cache))][0].program
+        tracemalloc.start()
+        alive = tracemalloc.get_traced_memory()[0]
+        compiled(*batches[0])
+        peak = tracemalloc.get_traced_memory()[1] - alive
+        tracemalloc.stop()
+        windows = [place[0] for op, place in zip(program.ops, program.places)
+                   if type(getattr(op, "fn", None)).__name__ == "Im2Col"]
+        results[remat] = (windows.count("forward"), len(windows), peak)
+    (forward, windows, peak), (forward_remat, windows_remat, peak_remat) = results[False], results[True]
+    assert forward == forward_remat == 10  # 9 convs' and the average pool's (whose backward reads no windows)
+    assert windows_remat == windows + 9  # each conv's im2col once more, in the backward pass
+    assert peak_remat < 0.6 * peak, (peak_remat, peak)
 
 
 def test_a_compiled_step_draws_as_the_program_it_replays():

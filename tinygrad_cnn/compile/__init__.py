@@ -43,10 +43,12 @@ class _Entry:
 class CompiledFunction:
     """``tg.compile(fn)``: call it as ``fn``. Each transformation of the program can be turned off (to
     measure it, or to rule it out): ``free_memory=False`` keeps every array of a replay until its end,
-    ``in_place=False`` gives every elementwise primitive a buffer of its own (``passes.in_place``)."""
+    ``in_place=False`` gives every elementwise primitive a buffer of its own (``passes.in_place``),
+    ``rematerialize=True`` holds each conv's image instead of its windows between forward and backward
+    (``passes.rematerialize``: less memory, one more im2col per conv)."""
 
-    def __init__(self, fn, free_memory=True, in_place=True):
-        self.fn, self.free_memory, self.in_place = fn, free_memory, in_place
+    def __init__(self, fn, free_memory=True, in_place=True, rematerialize=False):
+        self.fn, self.free_memory, self.in_place, self.rematerialize = fn, free_memory, in_place, rematerialize
         self.cache = {}  # guard key -> [_Entry, ...] (one per module-mode / requires_grad state)
         self.records = 0  # how many times a call was recorded (a test and a benchmark read it)
         self.gave_up = False  # eager from then on (too many recordings, or an argument that cannot be a guard)
@@ -89,7 +91,7 @@ class CompiledFunction:
         finally:
             autograd._tape = previous
         try:
-            program, problem = tape.program(result, self.free_memory, self.in_place), None
+            program, problem = tape.program(result, self.free_memory, self.in_place, self.rematerialize), None
         except Unsupported as error:
             program, problem = None, str(error)
             warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: {problem}",
@@ -121,12 +123,12 @@ class CompiledFunction:
         return result
 
 
-def compile(fn=None, *, free_memory=True, in_place=True):
+def compile(fn=None, *, free_memory=True, in_place=True, rematerialize=False):
     """Record ``fn`` (a function, or a module: its forward) once per guard and replay it afterwards; see
     the module's docstring. Usable as a decorator, with or without arguments."""
     if fn is None:
-        return lambda f: compile(f, free_memory=free_memory, in_place=in_place)
-    return CompiledFunction(fn, free_memory, in_place)
+        return lambda f: compile(f, free_memory=free_memory, in_place=in_place, rematerialize=rematerialize)
+    return CompiledFunction(fn, free_memory, in_place, rematerialize)
 
 
 class _State:

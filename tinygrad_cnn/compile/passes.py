@@ -7,7 +7,14 @@ by no later operation is computed into that operand's buffer, so that a chain of
 instead of allocating one per step. Arrays that share memory count as one buffer: an operand is
 overwritten only if nothing that shares its memory is read later, and never a parameter, a buffer of
 the model, or what the call returns.
+
+``rematerialize``: an im2col's windows (KH*KW times its image: most of what a training step holds
+between forward and backward) are let go after the forward product and computed again from the image
+where the backward pass reads them (the weight gradient's product), so that the step holds each conv's
+image instead of its windows; it costs one more im2col per conv.
 """
+import dataclasses
+
 from ..backend import module_of
 from ..ops.elementwise import _broadcast
 from .program import Call
@@ -64,3 +71,52 @@ def in_place(ops, bindings, facts, kept):
                     break
         result.append(op)
     return result
+
+
+VIEWS = {"Reshape", "Permute", "Expand"}  # movement primitives that give a view of their input
+
+
+def rematerialize(ops, bindings, facts, places):
+    """``(ops, bindings, facts, places)`` with each forward im2col, and the views of its windows the
+    backward pass reads, computed again (into new slots) just before the first backward operation that
+    reads them; forward products of the windows let go of what they save at once (a replay reads the
+    backward pass's arrays from slots, never from what a forward saved)."""
+    ops, bindings, facts, places = list(ops), list(bindings), list(facts), list(places)
+    for windows in [op for op in ops if _name(op) == "Im2Col"]:
+        k = ops.index(windows)
+        if places[k][0] != "forward":
+            continue
+        made = {windows.out: k}  # the windows' slot and its views' -> the operation that makes it
+        for j in range(k + 1, len(ops)):
+            if places[j][0] == "forward" and _name(ops[j]) in VIEWS and ops[j].args[0] in made:
+                made[ops[j].out] = j
+        readers = [j for j in range(k + 1, len(ops)) if places[j][0] != "forward" and set(ops[j].reads()) & set(made)]
+        if not readers or any(not isinstance(ops[j], Call) for j in readers):
+            continue
+        again, remade, buffer = {}, [], max(f.buffer for f in facts) + 1
+        for slot, j in sorted(made.items(), key=lambda item: item[1]):
+            again[slot] = len(bindings)
+            bindings.append(None)
+            facts.append(dataclasses.replace(facts[slot], buffer=buffer))
+            remade.append(_renamed(ops[j], again, out=again[slot]))
+        for j in range(k + 1, len(ops)):
+            if set(ops[j].reads()) & set(made) and isinstance(ops[j], Call):
+                backward = places[j][0] != "forward"
+                ops[j] = _renamed(ops[j], again if backward else {}, drop_saved=ops[j].drop_saved or not backward)
+        first = readers[0]
+        ops[first:first] = remade
+        places[first:first] = [places[first]] * len(remade)
+    return ops, bindings, facts, places
+
+
+def _name(op):
+    return type(op.fn).__name__ if isinstance(op, Call) else None
+
+
+def _renamed(call, slots, out=None, drop_saved=None):
+    """A copy of ``call`` reading ``slots[s]`` for each slot s it maps (and writing ``out`` if given)."""
+    copy = Call(call.fn, [slots.get(a, a) for a in call.args], call.out if out is None else out,
+                [(name, index, slots.get(slot, slot)) for name, index, slot in call.before],
+                call.after if out is None else [])
+    copy.drop_saved = call.drop_saved if drop_saved is None else drop_saved
+    return copy

@@ -158,8 +158,9 @@ class Tape:
         self.problem = self.problem or f"the call reads a tensor's value into Python ({what})"
 
     # ---- the result
-    def program(self, result, free_memory=True, in_place=True):
-        """The Program of the recorded call (``in_place``: with the in-place pass, ``passes.in_place``)."""
+    def program(self, result, free_memory=True, in_place=True, rematerialize=False):
+        """The Program of the recorded call, with the passes asked for (``passes.in_place``,
+        ``passes.rematerialize``)."""
         if self.problem:
             raise Unsupported(self.problem)
         outputs = self._outputs(result)
@@ -167,9 +168,12 @@ class Tape:
             if isinstance(op, Call) and id(op.fn) not in self.differentiated:  # needs nothing saved either
                 op.drop_saved = True
                 op.fn.saved = ()
-        ops = passes.in_place(self.ops, self.bindings, self.facts, output_slots(outputs)) if in_place else self.ops
-        return Program(ops, self.bindings, outputs, free_memory, self.places,
-                       [(f.shape, f.dtype, f.is_view) for f in self.facts])
+        ops, bindings, facts, places = self.ops, self.bindings, self.facts, self.places
+        if rematerialize:  # first: it makes images live longer, which the in-place pass must know
+            ops, bindings, facts, places = passes.rematerialize(ops, bindings, facts, places)
+        if in_place:
+            ops = passes.in_place(ops, bindings, facts, output_slots(outputs))
+        return Program(ops, bindings, outputs, free_memory, places, [(f.shape, f.dtype, f.is_view) for f in facts])
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):
