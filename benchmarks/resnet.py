@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def build(library, batch_size):
     ours = tg.models.resnet8()
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, batch_size)
-    if library in ("ours", "compiled"):
+    if library in ("ours", "compiled", "compiled-remat"):
         opt = tg.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
 
         def step():
@@ -79,8 +80,9 @@ def build(library, batch_size):
                 ours(tx)
 
         tx, ty = tg.tensor(x), tg.tensor(y)
-        if library == "compiled":  # recorded at the first warm-up call, proven at the second, replayed after
-            return ours, tg.compile(step), tg.compile(inference)
+        if library != "ours":  # recorded at the first warm-up call, proven at the second, replayed after
+            remat = library == "compiled-remat"  # the windows computed again in the backward pass
+            return ours, tg.compile(step, rematerialize=remat), tg.compile(inference, rematerialize=remat)
         return ours, step, inference
     torch.set_num_threads(harness.cpu_count())
     theirs = torch_resnet8()
@@ -101,7 +103,11 @@ def build(library, batch_size):
 
 
 def worker(library, case):
-    """Run one case in this process and print {"ms": [...], "peak_mb": ...} as JSON."""
+    """Run one case in this process and print {"ms": [...], "peak_mb": ..., "live_mb": ...} as JSON: the
+    growth of the peak resident memory over all calls (a compiled step's recording and proof among
+    them), and for tinygrad_cnn the peak of NumPy arrays alive during one more call above those alive
+    before it (tracemalloc; the resident memory stays at its first peak, as the allocator keeps what
+    was freed)."""
     model, step, inference = build(library, case["batch"])
     if case["kind"] == "train":
         model.train()
@@ -117,7 +123,14 @@ def worker(library, case):
         start = time.perf_counter()
         run()
         times.append((time.perf_counter() - start) * 1000)
-    print(json.dumps({"ms": times, "peak_mb": harness.peak_rss_mb() - before}))
+    result = {"ms": times, "peak_mb": harness.peak_rss_mb() - before}
+    if library != "torch":
+        tracemalloc.start()
+        alive = tracemalloc.get_traced_memory()[0]
+        run()
+        result["live_mb"] = (tracemalloc.get_traced_memory()[1] - alive) / 2 ** 20
+        tracemalloc.stop()
+    print(json.dumps(result))
 
 
 def breakdown(batch_size, steps=5):
@@ -165,11 +178,15 @@ def main():
         print(f"{what:18} | {harness.cell(rounds['ours']):>22} | {harness.cell(rounds['compiled']):>22} | "
               f"{harness.cell(rounds['torch']):>22} | {harness.summary(rounds['ours'])[0] / theirs:11.2f} | "
               f"{harness.summary(rounds['compiled'])[0] / theirs:14.2f}", flush=True)
-    memory = {lib: harness.run_worker(__file__, lib, dict(kind="train", batch=args.memory_batch, steps=3))["peak_mb"]
-              for lib in ("ours", "compiled", "torch")}
-    print(f"peak memory of a training step, batch {args.memory_batch}: tinygrad_cnn {memory['ours']:.0f} MB "
-          f"(compiled {memory['compiled']:.0f} MB), PyTorch {memory['torch']:.0f} MB, ratio "
-          f"{memory['ours'] / memory['torch']:.2f} (compiled {memory['compiled'] / memory['torch']:.2f})")
+    print(f"\nmemory of training steps, batch {args.memory_batch}: growth of the peak resident memory (MB, ratio "
+          f"to PyTorch's) | peak of arrays alive during a later step (tracemalloc, MB)")
+    memory = {lib: harness.run_worker(__file__, lib, dict(kind="train", batch=args.memory_batch, steps=3))
+              for lib in ("ours", "compiled", "compiled-remat", "torch")}
+    for lib, name in (("ours", "tinygrad_cnn eager"), ("compiled", "compiled"),
+                      ("compiled-remat", "compiled, rematerialize=True"), ("torch", "PyTorch")):
+        peak, live = memory[lib]["peak_mb"], memory[lib].get("live_mb")
+        print(f"  {name:30s} {peak:6.0f} ({peak / memory['torch']['peak_mb']:.2f}) | "
+              f"{'n/a' if live is None else f'{live:.0f}':>6}")
     total, rows = breakdown(args.train_batches[-1])
     print(f"\nwhere one tinygrad_cnn training step goes (batch {args.train_batches[-1]}, {total * 1000:.1f} ms):")
     for name, seconds in sorted(rows.items(), key=lambda kv: -kv[1])[:12]:
