@@ -6,7 +6,8 @@ by no later operation is computed into that operand's buffer, so that a chain of
 ``x * alpha + beta``, a residual add, the gradient flowing back through them — runs in one buffer
 instead of allocating one per step. Arrays that share memory count as one buffer: an operand is
 overwritten only if nothing that shares its memory is read later, and never a parameter, a buffer of
-the model, or what the call returns.
+the model, or what the call returns; and only if it is laid out in memory as eager execution lays the
+result out (a product reading a column-major matrix sums in another order than over a row-major one).
 
 ``rematerialize``: an im2col's windows (KH*KW times its image: most of what a training step holds
 between forward and backward) are let go after the forward product and computed again from the image
@@ -66,7 +67,8 @@ def in_place(ops, bindings, facts, kept):
             for slot in op.args:
                 operand = facts[slot]
                 if (buffers[slot] not in protected and last_read.get(buffers[slot]) == k and operand.writable
-                        and operand.shape == out.shape and operand.dtype == out.dtype and op.args.count(slot) == 1):
+                        and (operand.shape, operand.dtype, operand.strides) == (out.shape, out.dtype, out.strides)
+                        and op.args.count(slot) == 1):
                     op = InPlace(op, UFUNCS[name], slot)
                     break
         result.append(op)

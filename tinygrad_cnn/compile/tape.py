@@ -31,6 +31,7 @@ class Facts:
 
     shape: tuple
     dtype: object
+    strides: tuple  # its memory layout (an operation computed into it must lay its result out the same)
     buffer: int  # the number of the memory it sees (arrays that share memory share it)
     is_view: bool  # it sees the memory of another array of the program
     writable: bool  # it can be written in place: writeable, and no two of its elements share memory
@@ -87,7 +88,8 @@ class Tape:
             known = self.buffers[id(root)] = (len(self.buffers), self._reference(root))
         writable = bool(getattr(array, "flags", None) is not None and array.flags.writeable and (
             array.flags.c_contiguous or array.flags.f_contiguous or array.size == root.size))
-        self.facts.append(Facts(tuple(array.shape), array.dtype, known[0], is_view, writable))
+        strides = tuple(getattr(array, "strides", ()))
+        self.facts.append(Facts(tuple(array.shape), array.dtype, strides, known[0], is_view, writable))
         self.slots[id(array)] = (slot, self._reference(array))
         self.bindings.append(binding)
         return slot
