@@ -12,6 +12,7 @@ import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn, optim
 from tinygrad_cnn.models import LeNet5, resnet8
 from tinygrad_cnn.viz import draw_graph
+from tinygrad_cnn.viz.program import describe_program
 
 
 def _training(model_name, optimizer="sgd"):
@@ -214,6 +215,9 @@ def test_rematerializing_holds_images_instead_of_windows_and_changes_no_number()
         windows = [place[0] for op, place in zip(program.ops, program.places)
                    if type(getattr(op, "fn", None)).__name__ == "Im2Col"]
         results[remat] = (windows.count("forward"), len(windows), peak)
+        again = [node.name for node in describe_program(compiled, model=model).nodes if node.name.endswith("(again)")]
+        assert again.count("im2col (again)") == (9 if remat else 0)  # the drawing says which ones run twice
+        assert set(again) <= {"im2col (again)", "reshape (again)"}  # (with the view the product reads)
     (forward, windows, peak), (forward_remat, windows_remat, peak_remat) = results[False], results[True]
     assert forward == forward_remat == 10  # 9 convs' and the average pool's (whose backward reads no windows)
     assert windows_remat == windows + 9  # each conv's im2col once more, in the backward pass

@@ -74,6 +74,9 @@ def describe_program(compiled, model=None, collapse=False):
     param_names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     out = Description(show_values=False, show_dtypes=False, font=10)
     groups = {}  # cluster id -> (title, indices of its operations)
+    first = {}  # id of a primitive -> the first operation that runs its forward
+    recomputed = {k for k, op in enumerate(program.ops)
+                  if isinstance(op, Call) and first.setdefault(id(op.fn), k) != k}  # (rematerialize=True)
     for k, (op, (phase, scope)) in enumerate(zip(program.ops, program.places)):
         if not isinstance(op, Release):  # (letting saved arrays go: nothing to see)
             cluster_id, title = _group(phase, scope, module_names)
@@ -85,7 +88,7 @@ def describe_program(compiled, model=None, collapse=False):
             out.nodes.append(_group_node(cluster_id, title, [program.ops[k] for k in indices], program))
             node_of.update((k, cluster_id) for k in indices)
         else:
-            for k, node in _operation_nodes(cluster_id, indices, program, param_names, out.clusters):
+            for k, node in _operation_nodes(cluster_id, indices, program, param_names, out.clusters, recomputed):
                 out.nodes.append(node)
                 node_of[k] = node.id
     producer = {}  # slot -> the node that computes it (or the input's node)
@@ -116,9 +119,10 @@ def _group_node(cluster_id, title, ops, program):
     return Node(cluster_id, "composite", title, note=f"{count}, {in_place} in place, {allocated:.1f} MB allocated")
 
 
-def _operation_nodes(cluster_id, indices, program, param_names, clusters):
+def _operation_nodes(cluster_id, indices, program, param_names, clusters, recomputed):
     """(index, Node) of each operation of a group; a run of operations computed in one buffer (the in-place
-    pass) gets a cluster of its own, added to ``clusters``."""
+    pass) gets a cluster of its own, added to ``clusters``; ``recomputed``: operations that run a forward
+    again (its name says so)."""
     run, previous = None, None  # the current run's cluster; the buffer the previous operation wrote in place
     for k in indices:
         op = program.ops[k]
@@ -130,7 +134,8 @@ def _operation_nodes(cluster_id, indices, program, param_names, clusters):
             cluster = (cluster_id, run)
         role = "primitive" if isinstance(op, (Call, InPlace)) else "composite"
         kind = getattr(getattr(op, "fn", None), "kind", None)
-        yield k, Node(f"op{k}", role, _name(op, param_names), note=_note(op, program), kind=kind, cluster=cluster)
+        name = _name(op, param_names) + (" (again)" if k in recomputed else "")
+        yield k, Node(f"op{k}", role, name, note=_note(op, program), kind=kind, cluster=cluster)
         previous = op.out if isinstance(op, InPlace) else None
 
 
