@@ -150,6 +150,20 @@ def test_memory_planning_frees_each_temporary_after_its_last_use():
     assert sum(len(f) for f in kept.cache[next(iter(kept.cache))][0].program.free_after) == 0
 
 
+def test_a_replay_can_time_each_operation_and_computes_the_same():
+    """``Program.replay(inputs, seconds)`` (benchmarks/profile_program.py) adds each operation's time."""
+    model = LeNet5().eval()
+    compiled = tg.compile(model)
+    x = tg.randn(2, 1, 28, 28)
+    with tg.no_grad():
+        for _ in range(3):
+            expected = compiled(x).numpy()
+    program = compiled.cache[next(iter(compiled.cache))][0].program
+    seconds = [0.0] * len(program.ops)
+    np.testing.assert_array_equal(program.replay([x.array], seconds).numpy(), expected)
+    assert all(s >= 0 for s in seconds) and sum(seconds) > 0
+
+
 def test_the_in_place_pass_runs_chains_in_one_buffer_and_changes_no_number():
     from tinygrad_cnn.compile.passes import InPlace
     batches = _batches((4, 1, 28, 28), 4)

@@ -8,7 +8,10 @@ added into ``.grad`` (``Accumulate``), a primitive's saved arrays let go after i
 its arrays in place). A replay binds the slots that come from outside (the inputs, the parameters'
 arrays, constants), runs the operations in order and frees each array after its last use.
 """
+import time
+
 from ..backend import module_of, quiet_numpy
+from ..cuda import synchronize
 from ..tensor import Tensor
 
 
@@ -173,17 +176,24 @@ class Program:
         self.places, self.layouts = places, layouts
         self.free_after = _last_uses(ops, bindings, outputs) if free_memory else [() for _ in ops]
 
-    def replay(self, inputs):
+    def replay(self, inputs, seconds=None):
         """Run the program on the arrays of the tensor arguments; returns the outputs' structure with
-        tensors wrapping the arrays computed."""
+        tensors wrapping the arrays computed. ``seconds``: a list as long as ``ops`` that each operation's
+        time is added to (for profiling; the operations are synchronized on a GPU to be timed)."""
         slots = [None] * len(self.bindings)
         for slot, binding in enumerate(self.bindings):
             if binding is not None:
                 kind, value = binding
                 slots[slot] = inputs[value] if kind == "input" else value.array if kind == "tensor" else value
         with quiet_numpy():
-            for op, dead in zip(self.ops, self.free_after):
-                op.run(slots)
+            for k, (op, dead) in enumerate(zip(self.ops, self.free_after)):
+                if seconds is None:
+                    op.run(slots)
+                else:
+                    start = time.perf_counter()
+                    op.run(slots)
+                    synchronize()
+                    seconds[k] += time.perf_counter() - start
                 for slot in dead:
                     slots[slot] = None
         return _fill(self.outputs, slots)
