@@ -10,9 +10,12 @@ import pytest
 import tinygrad_cnn as tg
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn, optim
+from tinygrad_cnn.compile import CompiledFunction
 from tinygrad_cnn.models import LeNet5, resnet8
 from tinygrad_cnn.viz import draw_graph
 from tinygrad_cnn.viz.program import describe_program
+
+from .helpers import requires_torch, torch
 
 
 def _training(model_name, optimizer="sgd"):
@@ -88,7 +91,72 @@ def test_inference_compiles_a_model():
     for x, _ in _batches((3, 3, 32, 32), 4):
         with tg.no_grad():
             np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
-    assert compiled.records == 1
+    assert compiled.compiled.records == 1
+
+
+def test_a_compiled_module_is_a_module_as_pytorchs_optimized_module():
+    """tg.compile(module) returns an OptimizedModule, as torch.compile does: the original is its
+    ``_orig_mod`` (parameter names and state_dict keys start with it), train/eval reach it, other
+    attributes are read from it, and its calls run the compiled forward."""
+    tg.manual_seed(0)
+    model = LeNet5()
+    compiled = tg.compile(model)
+    assert isinstance(compiled, nn.Module) and compiled._orig_mod is model
+    assert list(compiled.state_dict()) == ["_orig_mod." + key for key in model.state_dict()]
+    assert [p for p in compiled.parameters()] == [p for p in model.parameters()]
+    assert compiled.fc1 is model.fc1 and compiled.conv1.out_channels == 20
+    compiled.eval()
+    assert not model.training
+    x = tg.randn(2, 1, 28, 28)
+    with tg.no_grad():
+        for _ in range(3):
+            np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    assert compiled.compiled.records == 1 and draw_graph(compiled) is not None
+
+
+def test_pytorchs_compile_arguments_are_taken_and_checked_as_pytorch_does():
+    model = LeNet5()
+    assert tg.compile(model, disable=True) is model
+    for kwargs in (dict(mode="max-autotune"), dict(mode="reduce-overhead", fullgraph=True, dynamic=False),
+                   dict(backend="eager"), dict(options={"triton.cudagraphs": False}, name="lenet")):
+        assert isinstance(tg.compile(model, **kwargs), nn.Module)
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast, should be one of: default, lite"):
+        tg.compile(model, mode="fast")
+    with pytest.raises(RuntimeError, match="Either mode or options can be specified"):
+        tg.compile(model, mode="default", options={})
+    with pytest.raises(RuntimeError, match="Invalid backend: 'tensorrt'"):
+        tg.compile(model, backend="tensorrt")
+    with pytest.raises(NotImplementedError, match="torch.fx graph"):
+        tg.compile(model, backend=lambda graph, inputs: graph)
+
+    @tg.compile(mode="max-autotune")
+    def double(x):
+        return x * 2
+    assert double(tg.ones(2)).tolist() == [2.0, 2.0] and isinstance(double, CompiledFunction)
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (torch's own, on importing its compiler)
+def test_a_compiled_modules_names_and_errors_are_pytorchs():
+    ours, theirs = tg.compile(nn.Sequential(nn.Linear(2, 3))), torch.compile(torch.nn.Sequential(torch.nn.Linear(2, 3)))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["_orig_mod.0.weight", "_orig_mod.0.bias"]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for kwargs in (dict(mode="fast"), dict(mode="default", options={})):
+        with pytest.raises(RuntimeError) as mine:
+            tg.compile(ours, **kwargs)
+        with pytest.raises(RuntimeError) as pytorchs:
+            torch.compile(theirs, **kwargs)
+        assert str(mine.value) == str(pytorchs.value)
+
+
+def test_fullgraph_raises_where_a_call_would_stay_eager():
+    model, opt, step = _training("lenet")
+
+    def step_with_item(x, y):
+        return step(x, y).item()
+    strict = tg.compile(step_with_item, fullgraph=True)
+    with pytest.raises(RuntimeError, match="reads a tensor's value into Python.*fullgraph=True"):
+        strict(*_batches((4, 1, 28, 28), 1)[0])
 
 
 def test_a_forward_that_needs_its_graph_stays_eager_and_says_why():
@@ -153,7 +221,7 @@ def test_memory_planning_frees_each_temporary_after_its_last_use():
 def test_a_replay_can_time_each_operation_and_computes_the_same():
     """``Program.replay(inputs, seconds)`` (benchmarks/profile_program.py) adds each operation's time."""
     model = LeNet5().eval()
-    compiled = tg.compile(model)
+    compiled = tg.compile(model).compiled
     x = tg.randn(2, 1, 28, 28)
     with tg.no_grad():
         for _ in range(3):

@@ -19,6 +19,7 @@ import copy
 import warnings
 
 from .. import autograd, backend
+from ..nn.modules.module import Module
 from ..tensor import Tensor
 from .program import Accumulate, CallAgain
 from .tape import Tape, Unsupported
@@ -45,10 +46,12 @@ class CompiledFunction:
     measure it, or to rule it out): ``free_memory=False`` keeps every array of a replay until its end,
     ``in_place=False`` gives every elementwise primitive a buffer of its own (``passes.in_place``),
     ``rematerialize=True`` holds each conv's image instead of its windows between forward and backward
-    (``passes.rematerialize``: less memory, one more im2col per conv)."""
+    (``passes.rematerialize``: less memory, one more im2col per conv). ``fullgraph=True``: where a call
+    would stay eager, raise instead of warning (as PyTorch raises at a graph break)."""
 
-    def __init__(self, fn, free_memory=True, in_place=True, rematerialize=False):
+    def __init__(self, fn, free_memory=True, in_place=True, rematerialize=False, fullgraph=False):
         self.fn, self.free_memory, self.in_place, self.rematerialize = fn, free_memory, in_place, rematerialize
+        self.fullgraph = fullgraph
         self.cache = {}  # guard key -> [_Entry, ...] (one per module-mode / requires_grad state)
         self.records = 0  # how many times a call was recorded (a test and a benchmark read it)
         self.gave_up = False  # eager from then on (too many recordings, or an argument that cannot be a guard)
@@ -79,8 +82,14 @@ class CompiledFunction:
         """Run eagerly from now on, saying why once."""
         if not self.gave_up:
             self.gave_up = True
-            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} runs eagerly: {reason}",
-                          stacklevel=3)
+            self._stays_eager(f"runs eagerly: {reason}")
+
+    def _stays_eager(self, why):
+        """Say why a call runs eagerly: a warning, or with ``fullgraph=True`` an error."""
+        message = f"tg.compile: {getattr(self.fn, '__name__', type(self.fn).__name__)} {why}"
+        if self.fullgraph:
+            raise RuntimeError(message + " (fullgraph=True)")
+        warnings.warn(message, stacklevel=4)
 
     def _record(self, args, kwargs):
         self.records += 1
@@ -94,8 +103,7 @@ class CompiledFunction:
             program, problem = tape.program(result, self.free_memory, self.in_place, self.rematerialize), None
         except Unsupported as error:
             program, problem = None, str(error)
-            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: {problem}",
-                          stacklevel=3)
+            self._stays_eager(f"stays eager: {problem}")
         return result, _Entry(program, list(tape.modules.values()), list(tape.tensors.values()), problem)
 
     def _prove(self, entry, args, kwargs, inputs):
@@ -118,17 +126,63 @@ class CompiledFunction:
             entry.proven = True
         else:
             entry.program, entry.problem = None, problem
-            warnings.warn(f"tg.compile: {getattr(self.fn, '__name__', 'the function')} stays eager: {problem}",
-                          stacklevel=3)
+            self._stays_eager(f"stays eager: {problem}")
         return result
 
 
-def compile(fn=None, *, free_memory=True, in_place=True, rematerialize=False):
-    """Record ``fn`` (a function, or a module: its forward) once per guard and replay it afterwards; see
-    the module's docstring. Usable as a decorator, with or without arguments."""
-    if fn is None:
-        return lambda f: compile(f, free_memory=free_memory, in_place=in_place, rematerialize=rematerialize)
-    return CompiledFunction(fn, free_memory, in_place, rematerialize)
+MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+BACKENDS = ("inductor", "cudagraphs", "eager", "aot_eager")  # PyTorch's names; here one engine runs them all
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, name=None,
+            disable=False, shapes_spec=None, free_memory=True, in_place=True, rematerialize=False):
+    """Record ``model`` (a function, or a module: an ``OptimizedModule``) once per guard and replay it
+    afterwards; see the module's docstring. Usable as a decorator, with or without arguments.
+
+    PyTorch's arguments are taken as ``torch.compile`` takes them (checked as it checks them):
+    ``disable=True`` returns ``model`` itself; ``fullgraph=True`` raises where a call would stay eager;
+    ``backend`` names one of PyTorch's, ``mode`` one of its modes (each runs the same recorded program
+    here); ``dynamic``, ``options``, ``name`` and ``shapes_spec`` change nothing: every recording is
+    specialized to its shapes, and a new shape records again. ``free_memory``, ``in_place`` and
+    ``rematerialize`` are this engine's own (``CompiledFunction``)."""
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if mode is not None and mode not in MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(MODES)}")
+    if callable(backend):
+        raise NotImplementedError("tg.compile: a backend function is given a torch.fx graph, which this engine "
+                                  f"does not make; pass one of {', '.join(BACKENDS)}")
+    if backend not in BACKENDS:
+        raise RuntimeError(f"Invalid backend: {backend!r}, one of {', '.join(BACKENDS)} (all run the same program)")
+    settings = dict(free_memory=free_memory, in_place=in_place, rematerialize=rematerialize, fullgraph=fullgraph)
+    if model is None:
+        return lambda f: compile(f, backend=backend, mode=mode, options=options, disable=disable, **settings)
+    if disable:
+        return model
+    if isinstance(model, Module):
+        return OptimizedModule(model, **settings)
+    return CompiledFunction(model, **settings)
+
+
+class OptimizedModule(Module):
+    """What ``tg.compile(module)`` returns, as PyTorch's: a module that holds the original as
+    ``_orig_mod`` (so its parameters and state_dict keys start with ``_orig_mod.``), runs its calls
+    through the compiled forward (``compiled``, a CompiledFunction), and reads any other attribute from
+    the original (``compiled_model.fc1``)."""
+
+    def __init__(self, module, **settings):
+        super().__init__()
+        self._orig_mod = module
+        self.compiled = CompiledFunction(module, **settings)
+
+    def forward(self, *args, **kwargs):
+        return self.compiled(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._orig_mod, name)
 
 
 class _State:

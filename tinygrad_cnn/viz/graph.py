@@ -48,12 +48,14 @@ def draw_graph(output, params=None, show_shapes=True, show_grads=False, group_co
 
     What is drawn is decided by ``description.describe``; this function renders it with graphviz.
 
-    ``output`` may also be a compiled function (``tg.compile``): then the drawing is of the program it
-    replays (``program.describe_program``), each operation with its buffer, grouped by module call and
-    by the runs of operations the in-place pass computes in one buffer; ``group_composites="collapse"``
-    draws one node per group.
+    ``output`` may also be a compiled function or module (``tg.compile``): then the drawing is of the
+    program it replays (``program.describe_program``), each operation with its buffer, grouped by module
+    call and by the runs of operations the in-place pass computes in one buffer;
+    ``group_composites="collapse"`` draws one node per group.
     """
-    from ..compile import CompiledFunction
+    from ..compile import CompiledFunction, OptimizedModule
+    if isinstance(output, OptimizedModule):
+        output, model = output.compiled, output._orig_mod if model is None else model
     if isinstance(output, CompiledFunction):
         from .program import describe_program
         return to_graphviz(describe_program(output, model=model, collapse=group_composites == "collapse"))
