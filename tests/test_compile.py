@@ -1,6 +1,7 @@
 """tg.compile: a recorded step replays to exactly what eager execution computes (every loss, parameter,
 gradient, buffer and optimizer state, bit for bit), records again where a guard changes, and stays eager,
 with a warning, where a replay cannot repeat the call."""
+import copy
 import re
 import warnings
 
@@ -112,6 +113,10 @@ def test_a_compiled_module_is_a_module_as_pytorchs_optimized_module():
         for _ in range(3):
             np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
     assert compiled.compiled.records == 1 and draw_graph(compiled) is not None
+    twin = copy.deepcopy(compiled)  # (an attribute looked up before _orig_mod is set must not recurse)
+    assert twin._orig_mod is not model and twin.compiled.fn is twin._orig_mod
+    with pytest.raises(AttributeError, match="'LeNet5' object has no attribute 'nothing'"):
+        compiled.nothing
 
 
 def test_pytorchs_compile_arguments_are_taken_and_checked_as_pytorch_does():

@@ -182,6 +182,8 @@ class OptimizedModule(Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
+            if name == "_orig_mod":  # not set yet (a copy being made)
+                raise
             return getattr(self._orig_mod, name)
 
 
