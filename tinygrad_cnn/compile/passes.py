@@ -92,7 +92,8 @@ def rematerialize(ops, bindings, facts, places):
         for j in range(k + 1, len(ops)):
             if places[j][0] == "forward" and _name(ops[j]) in VIEWS and ops[j].args[0] in made:
                 made[ops[j].out] = j
-        readers = [j for j in range(k + 1, len(ops)) if places[j][0] != "forward" and set(ops[j].reads()) & set(made)]
+        users = [j for j in range(k + 1, len(ops)) if set(ops[j].reads()) & set(made)]
+        readers = [j for j in users if places[j][0] != "forward"]
         if not readers or any(not isinstance(ops[j], Call) for j in readers):
             continue
         again, remade, buffer = {}, [], max(f.buffer for f in facts) + 1
@@ -101,8 +102,8 @@ def rematerialize(ops, bindings, facts, places):
             bindings.append(None)
             facts.append(dataclasses.replace(facts[slot], buffer=buffer))
             remade.append(_renamed(ops[j], again, out=again[slot]))
-        for j in range(k + 1, len(ops)):
-            if set(ops[j].reads()) & set(made) and isinstance(ops[j], Call):
+        for j in users:
+            if isinstance(ops[j], Call):
                 backward = places[j][0] != "forward"
                 ops[j] = _renamed(ops[j], again if backward else {}, drop_saved=ops[j].drop_saved or not backward)
         first = readers[0]

@@ -74,9 +74,12 @@ def describe_program(compiled, model=None, collapse=False):
     param_names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     out = Description(show_values=False, show_dtypes=False, font=10)
     groups = {}  # cluster id -> (title, indices of its operations)
-    first = {}  # id of a primitive -> the first operation that runs its forward
-    recomputed = {k for k, op in enumerate(program.ops)
-                  if isinstance(op, Call) and first.setdefault(id(op.fn), k) != k}  # (rematerialize=True)
+    seen, recomputed = set(), set()  # recomputed: operations that run a primitive's forward again (rematerialize)
+    for k, op in enumerate(program.ops):
+        if isinstance(op, Call):
+            if id(op.fn) in seen:
+                recomputed.add(k)
+            seen.add(id(op.fn))
     for k, (op, (phase, scope)) in enumerate(zip(program.ops, program.places)):
         if not isinstance(op, Release):  # (letting saved arrays go: nothing to see)
             cluster_id, title = _group(phase, scope, module_names)
