@@ -44,6 +44,7 @@ class Tape:
     def __init__(self, inputs):
         self.slots = {}  # id(array) -> (slot, weak reference to the array)
         self.buffers = {}  # id(array owning memory) -> (buffer number, weak reference to it)
+        self.buffer_count = 0
         self.facts = []  # slot -> Facts
         self.strong = []  # arrays that cannot be weakly referenced, kept so that their ids stay theirs
         self.bindings = []
@@ -84,8 +85,9 @@ class Tape:
             is_view = is_view or self._slot_of(base) is not None
             root, base = base, getattr(base, "base", None)
         known = self.buffers.get(id(root))
-        if known is None or known[1]() is not root:
-            known = self.buffers[id(root)] = (len(self.buffers), self._reference(root))
+        if known is None or known[1]() is not root:  # (an id of a freed array may come again: count anew)
+            known = self.buffers[id(root)] = (self.buffer_count, self._reference(root))
+            self.buffer_count += 1
         writable = bool(getattr(array, "flags", None) is not None and array.flags.writeable and (
             array.flags.c_contiguous or array.flags.f_contiguous or array.size == root.size))
         strides = tuple(getattr(array, "strides", ()))
