@@ -8,6 +8,7 @@ so that the machine's drift hits both, and each library's number is the median o
 the per-round medians, with the smallest and largest round.
 """
 import contextlib
+import ctypes
 import json
 import os
 import platform
@@ -88,6 +89,28 @@ def peak_rss_mb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(field):
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def resident_mb():
+    """The process's resident memory now (MB; Linux)."""
+    return _status_mb("VmRSS")
+
+
+def peak_resident_mb_of(call):
+    """The peak resident memory while ``call()`` runs (MB; Linux, glibc): the allocator first gives
+    back the free memory it keeps (``malloc_trim``), the kernel's high-water mark is reset to the
+    resident memory then (``/proc/self/clear_refs``) and read after the call."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    call()
+    return _status_mb("VmHWM")
 
 
 @contextlib.contextmanager

@@ -1,9 +1,9 @@
-"""Where a compiled training step (``tg.compile``) spends its time: each operation of the replayed
-program timed, summed by kind (a primitive's forward, in place or not; an array computation outside
-the primitives; the optimizer's step), median over steps.
+"""Where a compiled training step (``tg.compile``), or with ``--eval`` an eval-mode forward, spends
+its time: each operation of the replayed program timed, summed by kind (a primitive's forward, in
+place or not; an array computation outside the primitives; the optimizer's step), median over steps.
 
     python benchmarks/profile_program.py [--model lenet5|lenet5-bn|resnet8] [--batch 64] [--steps 20]
-                                         [--rematerialize] [--device cpu|cuda]
+                                         [--eval] [--rematerialize] [--device cpu|cuda]
 """
 import argparse
 import statistics
@@ -33,6 +33,7 @@ def main():
     parser.add_argument("--model", choices=["lenet5", "lenet5-bn", "resnet8"], default="resnet8")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--eval", action="store_true", help="an eval-mode no_grad forward, not a training step")
     parser.add_argument("--rematerialize", action="store_true")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
@@ -50,7 +51,12 @@ def main():
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    compiled = tg.compile(step, rematerialize=args.rematerialize)
+    def forward(x, y):
+        with tg.no_grad():
+            model(x)
+
+    model.train(not args.eval)
+    compiled = tg.compile(forward if args.eval else step, rematerialize=args.rematerialize)
     for _ in range(3):  # recorded, proven, replayed
         compiled(x, y)
     program = next(e.program for entries in compiled.cache.values() for e in entries if e.program is not None)
@@ -65,8 +71,9 @@ def main():
         count, times = totals.get(name, (0, [0.0] * args.steps))
         totals[name] = (count + 1, [t + s[k] for t, s in zip(times, per_step)])
     whole = statistics.median(sum(s) for s in per_step)
+    what = "eval forward" if args.eval else "step"
     print(f"{args.model}, batch {args.batch}, {len(program.ops)} operations: {whole * 1000:.1f} ms a replayed "
-          f"step (median of {args.steps}, each operation timed)")
+          f"{what} (median of {args.steps}, each operation timed)")
     rows = sorted(((statistics.median(t), n, name) for name, (n, t) in totals.items()), reverse=True)
     for median, count, name in rows[:20]:
         ops = "ops" if count != 1 else "op "

@@ -4,9 +4,10 @@
 
 Both libraries get the same weights and data; each measurement runs in a process of its own and
 the processes alternate round by round (see harness.py). Prints per training step (forward +
-backward + SGD-momentum step) and per eval-mode no_grad forward: tinygrad_cnn's and PyTorch's
-median milliseconds over the rounds (with the smallest and largest round) and their ratio; the
-peak memory of a batch-128 training step; and where one tinygrad_cnn step spends its time.
+backward + SGD-momentum step) and per eval-mode no_grad forward: the median milliseconds over the
+rounds (with the smallest and largest round) of tinygrad_cnn eager, compiled (``tg.compile``) and
+compiled with ``rematerialize=True``, and of PyTorch, with the ratios to PyTorch; the memory of a
+batch-128 training step; and where one tinygrad_cnn step spends its time.
 """
 import argparse
 import json
@@ -103,11 +104,12 @@ def build(library, batch_size):
 
 
 def worker(library, case):
-    """Run one case in this process and print {"ms": [...], "peak_mb": ..., "live_mb": ...} as JSON: the
-    growth of the peak resident memory over all calls (a compiled step's recording and proof among
-    them), and for tinygrad_cnn the peak of NumPy arrays alive during one more call above those alive
-    before it (tracemalloc; the resident memory stays at its first peak, as the allocator keeps what
-    was freed)."""
+    """Run one case in this process and print its times and memory as JSON: "peak_mb", the growth of
+    the peak resident memory over all calls (a compiled step's recording and proof among them);
+    "later_peak_mb", the peak resident memory during one more call, above the resident memory before
+    the first (the allocator's free memory given back first: see harness.peak_resident_mb_of); and
+    for tinygrad_cnn "live_mb", the peak of NumPy arrays alive during one more call above those alive
+    before it (tracemalloc)."""
     model, step, inference = build(library, case["batch"])
     if case["kind"] == "train":
         model.train()
@@ -115,7 +117,7 @@ def worker(library, case):
     else:
         model.eval()
         run = inference
-    before = harness.peak_rss_mb()
+    before, resident = harness.peak_rss_mb(), harness.resident_mb()
     for _ in range(3):  # warm-up
         run()
     times = []
@@ -123,7 +125,8 @@ def worker(library, case):
         start = time.perf_counter()
         run()
         times.append((time.perf_counter() - start) * 1000)
-    result = {"ms": times, "peak_mb": harness.peak_rss_mb() - before}
+    result = {"ms": times, "peak_mb": harness.peak_rss_mb() - before,
+              "later_peak_mb": harness.peak_resident_mb_of(run) - resident}
     if library != "torch":
         tracemalloc.start()
         alive = tracemalloc.get_traced_memory()[0]
@@ -169,23 +172,26 @@ def main():
         print(warning)
     cases = [dict(kind="train", batch=b, steps=args.steps) for b in args.train_batches]
     cases.append(dict(kind="infer", batch=args.infer_batch, steps=args.steps))
-    print(f"{'ResNet-8':18} | {'tinygrad_cnn eager ms':>22} | {'compiled ms':>22} | {'PyTorch ms':>22} | "
-          f"ratio eager | ratio compiled")
+    ours = ("ours", "compiled", "compiled-remat")
+    print(f"{'ResNet-8':18} | {'tinygrad_cnn eager ms':>22} | {'compiled ms':>22} | {'compiled, remat ms':>22} | "
+          f"{'PyTorch ms':>22} | ratios eager / compiled / remat")
     for case in cases:
-        rounds = harness.alternate(__file__, case, args.rounds, ("ours", "compiled", "torch"))
+        rounds = harness.alternate(__file__, case, args.rounds, ours + ("torch",))
         theirs = harness.summary(rounds["torch"])[0]
         what = f"{'training step' if case['kind'] == 'train' else 'eval forward'}, b{case['batch']}"
-        print(f"{what:18} | {harness.cell(rounds['ours']):>22} | {harness.cell(rounds['compiled']):>22} | "
-              f"{harness.cell(rounds['torch']):>22} | {harness.summary(rounds['ours'])[0] / theirs:11.2f} | "
-              f"{harness.summary(rounds['compiled'])[0] / theirs:14.2f}", flush=True)
-    print(f"\nmemory of training steps, batch {args.memory_batch}: growth of the peak resident memory (MB, ratio "
-          f"to PyTorch's) | peak of arrays alive during a later step (tracemalloc, MB)")
+        cells = " | ".join(f"{harness.cell(rounds[lib]):>22}" for lib in ours + ("torch",))
+        ratios = " / ".join(f"{harness.summary(rounds[lib])[0] / theirs:.2f}" for lib in ours)
+        print(f"{what:18} | {cells} | {ratios}", flush=True)
+    print(f"\nmemory of training steps, batch {args.memory_batch} (MB, ratio to PyTorch's): growth of the peak "
+          f"resident memory over all steps | peak resident memory of a later step | peak of arrays alive "
+          f"during a later step (tracemalloc)")
     memory = {lib: harness.run_worker(__file__, lib, dict(kind="train", batch=args.memory_batch, steps=3))
               for lib in ("ours", "compiled", "compiled-remat", "torch")}
     for lib, name in (("ours", "tinygrad_cnn eager"), ("compiled", "compiled"),
                       ("compiled-remat", "compiled, rematerialize=True"), ("torch", "PyTorch")):
-        peak, live = memory[lib]["peak_mb"], memory[lib].get("live_mb")
+        peak, later, live = memory[lib]["peak_mb"], memory[lib]["later_peak_mb"], memory[lib].get("live_mb")
         print(f"  {name:30s} {peak:6.0f} ({peak / memory['torch']['peak_mb']:.2f}) | "
+              f"{later:6.0f} ({later / memory['torch']['later_peak_mb']:.2f}) | "
               f"{'n/a' if live is None else f'{live:.0f}':>6}")
     total, rows = breakdown(args.train_batches[-1])
     print(f"\nwhere one tinygrad_cnn training step goes (batch {args.train_batches[-1]}, {total * 1000:.1f} ms):")
