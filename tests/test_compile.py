@@ -278,7 +278,8 @@ def test_the_in_place_pass_keeps_the_memory_layout_eager_execution_gives_a_resul
 def test_an_array_at_the_id_of_a_freed_one_is_another_buffer():
     """The tape numbers memory by the id of the array that owns it; an id comes again once its array is
     freed, and the new array must get a number of its own (it got the next new array's number, so the
-    in-place pass saw two buffers as one and left a third of ResNet-8's in-place operations out)."""
+    in-place pass saw two buffers as one and left out 77 of the 175 operations ResNet-8's step runs in
+    place)."""
     from tinygrad_cnn.compile.tape import Tape
     tape = Tape([])
     kept = np.zeros(3)
