@@ -7,6 +7,7 @@ per-step milliseconds as JSON; the rounds alternate the libraries (ours, torch, 
 so that the machine's drift hits both, and each library's number is the median over rounds of
 the per-round medians, with the smallest and largest round.
 """
+import argparse
 import contextlib
 import ctypes
 import json
@@ -89,6 +90,17 @@ def peak_rss_mb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def profile_arguments(description):
+    """The command line of both profile scripts: which network, its batch, how many steps, and a
+    training step or (``--eval``) an eval-mode forward."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["lenet5", "lenet5-bn", "resnet8"], default="resnet8")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--eval", action="store_true", help="an eval-mode no_grad forward, not a training step")
+    return parser
 
 
 def _status_mb(field):

@@ -5,8 +5,9 @@ place or not; an array computation outside the primitives; the optimizer's step)
     python benchmarks/profile_program.py [--model lenet5|lenet5-bn|resnet8] [--batch 64] [--steps 20]
                                          [--eval] [--rematerialize] [--device cpu|cuda]
 """
-import argparse
+import os
 import statistics
+import sys
 
 import numpy as np
 
@@ -15,6 +16,9 @@ import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.compile.passes import InPlace
 from tinygrad_cnn.compile.program import Call, CallAgain, Computed
 from tinygrad_cnn.models import LeNet5, resnet8
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 
 
 def kind(op):
@@ -29,11 +33,7 @@ def kind(op):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["lenet5", "lenet5-bn", "resnet8"], default="resnet8")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--eval", action="store_true", help="an eval-mode no_grad forward, not a training step")
+    parser = harness.profile_arguments(__doc__)
     parser.add_argument("--rematerialize", action="store_true")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()

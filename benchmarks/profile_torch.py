@@ -4,7 +4,6 @@ counterpart of profile_program.py, to say what PyTorch does where our replay spe
 
     python benchmarks/profile_torch.py [--model lenet5|lenet5-bn|resnet8] [--batch 64] [--steps 20] [--eval]
 """
-import argparse
 import os
 import sys
 
@@ -18,11 +17,7 @@ import resnet  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["lenet5", "lenet5-bn", "resnet8"], default="resnet8")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--eval", action="store_true", help="an eval-mode no_grad forward, not a training step")
+    parser = harness.profile_arguments(__doc__)
     args = parser.parse_args()
     torch.set_num_threads(harness.cpu_count())
     torch.manual_seed(0)
@@ -52,7 +47,7 @@ def main():
     rows = [(e.self_cpu_time_total / args.steps / 1000, e.count // args.steps, e.key) for e in prof.key_averages()]
     whole = sum(ms for ms, _, _ in rows)
     what = "eval forward" if args.eval else "step"
-    print(f"PyTorch {torch.__version__} {args.model}, batch {args.batch}: {whole:.1f} ms a {what} in operators "
+    print(f"PyTorch {torch.__version__} {args.model}, batch {args.batch}: {whole:.1f} ms per {what} in operators "
           f"(profiler self time, mean of {args.steps}; the profiler adds its own cost per operator)")
     for ms, count, name in sorted(rows, reverse=True)[:20]:
         print(f"  {name:44s} {count:4d} calls {ms:8.2f} ms  {100 * ms / whole:5.1f}%")
