@@ -275,6 +275,33 @@ def test_the_in_place_pass_keeps_the_memory_layout_eager_execution_gives_a_resul
                    for op in program.ops)
 
 
+def test_windows_that_are_the_image_itself_keep_the_image_from_being_overwritten():
+    """A 1x1 stride-1 conv's windows over a channels-last image are that image's memory (im2col has
+    nothing to copy), seen through ``as_strided``, whose view's base is no array: the tape must still
+    count them as the image's buffer, or the in-place pass writes into the image while the weight
+    gradient has yet to read the windows (the proof caught that, and the step stayed eager)."""
+    first, conv = nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.Conv2d(4, 4, 1, bias=False)
+
+    def f(x):
+        h = first(x) * 1.0  # channels-last memory, as a conv's output is
+        loss = (conv(h) * (h * 2.0)).sum()  # h * 2.0 is h's last reader but for the windows
+        loss.backward()
+        return loss.detach()
+    compiled = tg.compile(f)
+    for seed in range(4):
+        tg.manual_seed(seed)
+        x = tg.randn(2, 3, 5, 5)
+        results = []
+        for run in (compiled, f):
+            first.weight.grad = conv.weight.grad = None
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                results.append([run(x).numpy(), first.weight.grad.numpy(), conv.weight.grad.numpy()])
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
+    assert compiled.cache[next(iter(compiled.cache))][0].program is not None
+
+
 def test_an_array_at_the_id_of_a_freed_one_is_another_buffer():
     """The tape numbers memory by the id of the array that owns it; an id comes again once its array is
     freed, and the new array must get a number of its own (it got the next new array's number, so the

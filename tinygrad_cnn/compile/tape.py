@@ -81,9 +81,11 @@ class Tape:
     def _add(self, array, binding):
         slot = len(self.bindings)
         root, is_view, base = array, False, getattr(array, "base", None)
-        while base is not None and hasattr(base, "shape"):  # the array that owns the memory
-            is_view = is_view or self._slot_of(base) is not None
-            root, base = base, getattr(base, "base", None)
+        while base is not None:  # the array that owns the memory, through the holders that are no arrays
+            if hasattr(base, "shape"):  # (as_strided's view has one: its base is not the array it sees)
+                is_view = is_view or self._slot_of(base) is not None
+                root = base
+            base = getattr(base, "base", None)
         known = self.buffers.get(id(root))
         if known is None or known[1]() is not root:  # (an id of a freed array may come again: count anew)
             known = self.buffers[id(root)] = (self.buffer_count, self._reference(root))
