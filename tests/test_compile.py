@@ -85,6 +85,60 @@ def test_a_changed_guard_records_again():
     assert compiled.records == 4
 
 
+SCALE = 1.0  # a global the function below reads: a recording bakes its value in, so it is a guard
+
+
+def test_a_changed_global_or_closure_value_records_again():
+    """As torch.compile guards the globals and closure variables it reads: a replay must not keep using
+    a value that has changed since the recording (it did: the old value, silently)."""
+    global SCALE
+
+    def make():
+        use_bias, bias = False, tg.ones(3)
+
+        def f(x):
+            out = x * SCALE
+            return out + bias if use_bias else out  # a closure variable steers a branch
+
+        def set_use_bias(value):
+            nonlocal use_bias
+            use_bias = value
+        return f, set_use_bias
+    x = tg.tensor([1.0, 2.0, 3.0])
+    f, set_use_bias = make()
+    compiled = tg.compile(f)
+    try:
+        for _ in range(3):  # recorded, proven, replayed
+            np.testing.assert_array_equal(compiled(x).numpy(), [1.0, 2.0, 3.0])
+        SCALE = 5.0
+        for _ in range(3):
+            np.testing.assert_array_equal(compiled(x).numpy(), [5.0, 10.0, 15.0])
+        set_use_bias(True)
+        for _ in range(3):
+            np.testing.assert_array_equal(compiled(x).numpy(), [6.0, 11.0, 16.0])
+        SCALE = 1.0
+        set_use_bias(False)
+        np.testing.assert_array_equal(compiled(x).numpy(), [1.0, 2.0, 3.0])
+        assert compiled.records == 3  # the first recording serves again
+    finally:
+        SCALE = 1.0
+
+
+def test_a_changed_module_attribute_records_again():
+    """A module's plain attributes (dropout's p, a slope, batch norm's momentum) are baked into a
+    recording, so they are guards, as the train/eval mode is."""
+    model = nn.Sequential(nn.Linear(3, 3), nn.LeakyReLU(0.1), nn.Dropout(0.0))
+    compiled = tg.compile(model)
+    x = tg.tensor([[-1.0, 2.0, -3.0]])
+    for slope, p in ((0.1, 0.0), (0.5, 0.0), (0.5, 1.0)):
+        model[1].negative_slope, model[2].p = slope, p
+        with tg.no_grad():
+            expected = model(x).numpy()
+            for _ in range(3):
+                np.testing.assert_array_equal(compiled(x).numpy(), expected)
+    assert compiled.compiled.records == 3
+
+
 def test_inference_compiles_a_model():
     tg.manual_seed(0)
     model = resnet8().eval()

@@ -166,6 +166,8 @@ class scope(contextlib.ContextDecorator):
         global _scope
         self.previous = _scope
         _scope = Scope(_scope, self.kind, self.name, self.args, self.owner)
+        if _tape is not None and self.kind == "module":  # (a recording's guards include the modules it ran)
+            _tape.enter_module(self.owner)
 
     def __exit__(self, *exc):
         global _scope

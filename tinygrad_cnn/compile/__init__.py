@@ -6,8 +6,9 @@ array operations, then replayed without Tensor objects, graph recording or per-o
                                        # to eager execution; later calls: replay
 
 A recording is kept per guard: the shapes, dtypes, devices and requires_grad of the tensor arguments,
-the other arguments' values, grad mode, the train/eval mode of every module it ran, and the
-requires_grad of every tensor it read from outside. A changed guard records again. The second call with
+the other arguments' values, the plain values (numbers, strings, None) of the globals and closure
+variables the function's code names, grad mode, the plain attributes of every module it ran (its
+train/eval mode, dropout's p, ...), and the requires_grad of every tensor it read from outside. A changed guard records again. The second call with
 a guard runs both ways from the same state and compares every result and every tensor, gradient and
 optimizer state it touched, bit for bit; a replay that differs is dropped with a warning (and the
 function stays eager), as is a call a replay cannot repeat (one that reads a tensor's value into Python).
@@ -16,6 +17,8 @@ The primitive rule is untouched: a recording is the eager run itself, primitive 
 program replays those same primitives' forward code; only how they are dispatched changes.
 """
 import copy
+import numbers
+import types
 import warnings
 
 from .. import autograd, backend
@@ -33,11 +36,11 @@ class _Entry:
     def __init__(self, program, modules, tensors, problem=None):
         self.program, self.modules, self.tensors, self.problem = program, modules, tensors, problem
         self.proven = False
-        self.modes = tuple(m.training for m in modules)
+        self.settings = _module_settings(modules)
         self.requires = tuple(t._requires_grad for t in tensors)
 
     def matches(self):
-        return (all(m.training == mode for m, mode in zip(self.modules, self.modes)) and
+        return (all(attributes.get(name, ...) == value for attributes, name, value in self.settings) and
                 all(t._requires_grad == r for t, r in zip(self.tensors, self.requires)))
 
 
@@ -52,13 +55,14 @@ class CompiledFunction:
     def __init__(self, fn, free_memory=True, in_place=True, rematerialize=False, fullgraph=False):
         self.fn, self.free_memory, self.in_place, self.rematerialize = fn, free_memory, in_place, rematerialize
         self.fullgraph = fullgraph
+        self.named = _named_places(fn)
         self.cache = {}  # guard key -> [_Entry, ...] (one per module-mode / requires_grad state)
         self.records = 0  # how many times a call was recorded (a test and a benchmark read it)
         self.gave_up = False  # eager from then on (too many recordings, or an argument that cannot be a guard)
 
     def __call__(self, *args, **kwargs):
         try:
-            key = _guard_key(args, kwargs)
+            key = (_guard_key(args, kwargs), _plain_values(self.named))
         except TypeError as error:  # an argument whose value cannot be a guard: eager
             self._give_up(str(error))
             return self.fn(*args, **kwargs)
@@ -270,6 +274,55 @@ def _flatten(structure):
 
 def _tensors(args, kwargs):
     return [a for a in _flatten(list(args) + list(kwargs.values())) if isinstance(a, Tensor)]
+
+
+def _named_places(fn):
+    """Where the Python values ``fn`` reads by name live: (its globals, name) for each global its code
+    (or code nested in it, or a module's ``forward``) names, and (cell, None) for each closure variable.
+    A recording bakes the values it saw into the program, so the plain ones are guards."""
+    target = type(fn).forward if isinstance(fn, Module) else getattr(fn, "__func__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None:  # a callable object without code of its own
+        return []
+    names, codes = set(), [code]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    places = [(cell, None) for cell in target.__closure__ or ()]
+    return places + [(target.__globals__, name) for name in sorted(names) if name in target.__globals__]
+
+
+PLAIN_TYPES = frozenset({bool, int, float, complex, str, bytes, type(None)})
+
+
+def _plain(value):
+    """A plain value (a number, string, None, or a tuple of them) as it is, anything else as ``...``:
+    the objects (modules, optimizers, tensors) are not guards, their tensors are read at each replay."""
+    kind = type(value)
+    if kind in PLAIN_TYPES:
+        return value
+    if kind is tuple:
+        values = tuple(_plain(v) for v in value)
+        return ... if ... in values else values
+    return value if isinstance(value, numbers.Number) else ...  # (NumPy's scalars)
+
+
+def _plain_values(places):
+    """The plain values at ``places`` (``_named_places``)."""
+    values = []
+    for place, name in places:
+        try:
+            values.append(_plain(place.cell_contents if name is None else place.get(name)))
+        except ValueError:  # a closure variable not assigned yet
+            values.append(...)
+    return tuple(values)
+
+
+def _module_settings(modules):
+    """(the attributes of a module, name, value) of every plain attribute of the modules: train/eval
+    mode, dropout's p, batch norm's momentum, a conv's stride... (a recording bakes them in)."""
+    return [(vars(m), name, value) for m in modules for name, value in vars(m).items() if _plain(value) is not ...]
 
 
 def _guard_key(args, kwargs):

@@ -49,7 +49,7 @@ class Tape:
         self.strong = []  # arrays that cannot be weakly referenced, kept so that their ids stay theirs
         self.bindings = []
         self.ops = []
-        self.modules = {}  # id -> the modules whose calls were recorded (their train/eval mode is a guard)
+        self.modules = {}  # id -> the modules called (their plain attributes, train/eval mode among them, are guards)
         self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
         self.problem = None
         self.differentiating = None  # the Function whose backward pass is running, else None
@@ -130,9 +130,10 @@ class Tape:
         if "parents" not in vars(fn):  # not linked into a graph (no gradient needed): its backward never runs,
             call.drop_saved, fn.saved = True, ()  # so what it saved goes at once, as it would in eager execution
         self._append(call)
-        for scope in autograd.scope_chain(autograd._scope):
-            if scope.kind == "module":
-                self.modules[id(scope.owner)] = scope.owner
+
+    def enter_module(self, module):
+        """A module's call begins (its plain attributes, train/eval mode among them, become guards)."""
+        self.modules[id(module)] = module
 
     def computed(self, func, arrays, out):
         is_slot = [is_array(a) for a in arrays]
