@@ -63,7 +63,7 @@ def main():
     per_step = []
     for _ in range(args.steps):
         seconds = [0.0] * len(program.ops)
-        program.replay([x.array, y.array], seconds)
+        program.replay([x, y], seconds)
         per_step.append(seconds)
     totals = {}
     for k, op in enumerate(program.ops):

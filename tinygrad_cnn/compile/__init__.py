@@ -77,10 +77,10 @@ class CompiledFunction:
             return result
         if entry.program is None:
             return self.fn(*args, **kwargs)
-        inputs = [a.array for a in _tensors(args, kwargs)]
+        arguments = _tensors(args, kwargs)
         if not entry.proven:
-            return self._prove(entry, args, kwargs, inputs)
-        return entry.program.replay(inputs)
+            return self._prove(entry, args, kwargs, arguments)
+        return entry.program.replay(arguments)
 
     def _give_up(self, reason):
         """Run eagerly from now on, saying why once."""
@@ -110,13 +110,13 @@ class CompiledFunction:
             self._stays_eager(f"stays eager: {problem}")
         return result, _Entry(program, list(tape.modules.values()), list(tape.tensors.values()), problem)
 
-    def _prove(self, entry, args, kwargs, inputs):
+    def _prove(self, entry, args, kwargs, arguments):
         """Run the replay, then eager execution from the same state; keep the program only if both give
         the same results and leave the same state, bit for bit. Returns eager execution's results."""
-        state = _State(entry.program)
+        state = _State(entry.program, arguments)
         before = state.snapshot()
         try:
-            replayed = entry.program.replay(inputs)
+            replayed = entry.program.replay(arguments)
             after_replay, problem = state.snapshot(), None
         except Exception as error:  # a replay that cannot even run: eager, saying why
             problem = f"its replay fails ({type(error).__name__}: {error})"
@@ -192,15 +192,17 @@ class OptimizedModule(Module):
 
 
 class _State:
-    """Everything a program's replay can change: the tensors it reads from outside (their arrays and
-    gradients), the leaves it accumulates into, the buffers it writes, the optimizers it steps (their
-    state, and their parameters' arrays and gradients) and the random generator."""
+    """Everything a program's replay can change: its tensor arguments and the tensors it reads from
+    outside (their arrays, which an in-place operation changes, and gradients), the leaves it
+    accumulates into, the buffers it writes, the optimizers it steps (their state, and their
+    parameters' arrays and gradients) and the random generator."""
 
-    def __init__(self, program):
-        tensors = {id(value): value for kind, value in filter(None, program.bindings) if kind == "tensor"}
+    def __init__(self, program, arguments):
+        tensors = {id(t): t for t in arguments}
+        tensors.update((id(value), value) for kind, value in filter(None, program.bindings) if kind == "tensor")
         self.optimizers = []
         for op in program.ops:
-            if isinstance(op, Accumulate):
+            if isinstance(op, Accumulate) and op.argument is None:  # (arguments are in already)
                 tensors[id(op.leaf)] = op.leaf
             elif isinstance(op, CallAgain) and hasattr(op.func, "__self__"):
                 optimizer = op.func.__self__

@@ -88,12 +88,14 @@ class Write:
 
 
 class Accumulate:
-    """``leaf.grad = grad`` where it has none, else ``leaf.grad + grad``, as a backward pass does."""
+    """``leaf.grad = grad`` where it has none, else ``leaf.grad + grad``, as a backward pass does.
+    ``argument``: the leaf is the call's tensor argument of that number, so each replay sets ``leaf``
+    to its own argument (a gradient with respect to the input)."""
 
-    __slots__ = ("leaf", "grad")
+    __slots__ = ("leaf", "grad", "argument")
 
-    def __init__(self, leaf, grad):
-        self.leaf, self.grad = leaf, grad
+    def __init__(self, leaf, grad, argument=None):
+        self.leaf, self.grad, self.argument = leaf, grad, argument
 
     def reads(self):
         return [self.grad]
@@ -162,7 +164,7 @@ def _set(fn, name, index, array):
 class Program:
     """The operations of one recorded call, the bindings of its slots, and what it returns.
 
-    ``bindings[slot]``: ("input", k) for the k-th tensor argument, ("tensor", t) for an array read from a
+    ``bindings[slot]``: ("input", k) for the array of the k-th tensor argument, ("tensor", t) for an array read from a
     tensor that existed outside the call (read afresh at each replay: parameters, buffers), ("constant", a)
     for an array made from constants during the call, or None for an array the program computes.
     ``outputs``: the returned structure with slots in place of tensors. For drawings: ``places[k]``, where
@@ -176,15 +178,19 @@ class Program:
         self.places, self.layouts = places, layouts
         self.free_after = _last_uses(ops, bindings, outputs) if free_memory else [() for _ in ops]
 
-    def replay(self, inputs, seconds=None):
-        """Run the program on the arrays of the tensor arguments; returns the outputs' structure with
-        tensors wrapping the arrays computed. ``seconds``: a list as long as ``ops`` that each operation's
-        time is added to (for profiling; the operations are synchronized on a GPU to be timed)."""
+    def replay(self, arguments, seconds=None):
+        """Run the program on new tensor arguments; returns the outputs' structure with tensors wrapping
+        the arrays computed. ``seconds``: a list as long as ``ops`` that each operation's time is added
+        to (for profiling; the operations are synchronized on a GPU to be timed)."""
         slots = [None] * len(self.bindings)
         for slot, binding in enumerate(self.bindings):
             if binding is not None:
                 kind, value = binding
-                slots[slot] = inputs[value] if kind == "input" else value.array if kind == "tensor" else value
+                slots[slot] = arguments[value].array if kind == "input" else value.array if kind == "tensor" \
+                    else value
+        for op in self.ops:
+            if isinstance(op, Accumulate) and op.argument is not None:
+                op.leaf = arguments[op.argument]
         with quiet_numpy():
             for k, (op, dead) in enumerate(zip(self.ops, self.free_after)):
                 if seconds is None:

@@ -55,6 +55,7 @@ class Tape:
         self.differentiating = None  # the Function whose backward pass is running, else None
         self.differentiated = set()  # ids of the Functions whose backward passes ran
         self.places = []  # for each operation, where it comes from (Program.places, for drawings)
+        self.arguments = list(inputs)
         for k, tensor in enumerate(inputs):
             self._add(tensor.array, ("input", k))
 
@@ -145,7 +146,8 @@ class Tape:
         self._append(Write(self.read(tensor.array, tensor), self.read(array)))
 
     def accumulate(self, leaf, grad):
-        self._append(Accumulate(leaf, self.read(grad)))
+        argument = next((k for k, tensor in enumerate(self.arguments) if tensor is leaf), None)
+        self._append(Accumulate(leaf, self.read(grad), argument))
         Accumulate.add_into(leaf, grad)
 
     def differentiate(self, fn):

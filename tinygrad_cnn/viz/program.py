@@ -36,7 +36,8 @@ def _name(op, param_names):
     if isinstance(op, Write):
         return "write into buffer"
     if isinstance(op, Accumulate):
-        return f"{param_names.get(id(op.leaf), 'leaf')}.grad +="
+        leaf = f"input {op.argument}" if op.argument is not None else param_names.get(id(op.leaf), "leaf")
+        return f"{leaf}.grad +="
     if isinstance(op, CallAgain):
         owner = getattr(op.func, "__self__", None)
         return f"{type(owner).__name__}.{op.func.__name__}()" if owner is not None else op.func.__name__
