@@ -384,6 +384,26 @@ def test_windows_that_are_the_image_itself_keep_the_image_from_being_overwritten
     assert compiled.cache[next(iter(compiled.cache))][0].program is not None
 
 
+def test_an_argument_laid_out_otherwise_records_again():
+    """The strides of a tensor argument are a guard (as torch.compile's): operations lay their results
+    out after their operands, and the in-place pass chose its buffers for the recorded layout. A
+    column-major argument replayed on a row-major recording summed a product in another order than
+    eager execution (5 calls in 5 differed)."""
+    tg.manual_seed(0)
+    w, m = tg.randn(10, 1000), tg.randn(8, 1000)
+
+    def f(x):
+        return (x * 2.0 * m) @ w.t()
+    compiled = tg.compile(f)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        compiled(tg.tensor(rng.standard_normal((8, 1000)).astype(np.float32)))
+    for _ in range(4):
+        x = tg.tensor(rng.standard_normal((1000, 8)).astype(np.float32)).t()  # column-major
+        np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+    assert compiled.records == 2
+
+
 def test_an_array_at_the_id_of_a_freed_one_is_another_buffer():
     """The tape numbers memory by the id of the array that owns it; an id comes again once its array is
     freed, and the new array must get a number of its own (it got the next new array's number, so the

@@ -5,13 +5,14 @@ array operations, then replayed without Tensor objects, graph recording or per-o
     loss = step(x, y)                  # 1st call: runs eagerly and records; 2nd: proves the replay equal
                                        # to eager execution; later calls: replay
 
-A recording is kept per guard: the shapes, dtypes, devices and requires_grad of the tensor arguments,
-the other arguments' values, the plain values (numbers, strings, None) of the globals and closure
-variables the function's code names, grad mode, the plain attributes of every module it ran (its
-train/eval mode, dropout's p, ...), and the requires_grad of every tensor it read from outside. A changed guard records again. The second call with
-a guard runs both ways from the same state and compares every result and every tensor, gradient and
-optimizer state it touched, bit for bit; a replay that differs is dropped with a warning (and the
-function stays eager), as is a call a replay cannot repeat (one that reads a tensor's value into Python).
+A recording is kept per guard: the shapes, strides, dtypes, devices and requires_grad of the tensor
+arguments, the other arguments' values, the plain values (numbers, strings, None) of the globals and
+closure variables the function's code names, grad mode, the plain attributes of every module it ran
+(its train/eval mode, dropout's p, ...), and the requires_grad of every tensor it read from outside. A
+changed guard records again. The second call with a guard runs both ways from the same state and
+compares every result and every tensor, gradient and optimizer state it touched, bit for bit; a replay
+that differs is dropped with a warning (and the function stays eager), as is a call a replay cannot
+repeat (one that reads a tensor's value into Python).
 
 The primitive rule is untouched: a recording is the eager run itself, primitive by primitive, and the
 program replays those same primitives' forward code; only how they are dispatched changes.
@@ -328,12 +329,14 @@ def _module_settings(modules):
 
 
 def _guard_key(args, kwargs):
-    """What a recording is kept for: each tensor argument's shape, dtype, device and requires_grad, each
-    other argument's value, and grad mode. Raises TypeError for an argument whose value cannot be hashed
+    """What a recording is kept for: each tensor argument's shape, memory layout (strides: operations
+    lay their results out after their operands, and a product sums in the order its layout gives),
+    dtype, device and requires_grad, each other argument's value, and grad mode. Raises TypeError for an argument whose value cannot be hashed
     (a NumPy array, a dict): a replay could not tell whether it changed."""
     def part(value):
         if isinstance(value, Tensor):
-            return ("tensor", tuple(value.shape), str(value.dtype), str(value.device), value.requires_grad)
+            return ("tensor", tuple(value.shape), value.array.strides, str(value.dtype), str(value.device),
+                    value.requires_grad)
         if isinstance(value, (tuple, list)):
             return (type(value).__name__,) + tuple(part(v) for v in value)
         try:
