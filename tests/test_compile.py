@@ -257,6 +257,30 @@ def test_a_forward_that_needs_its_graph_stays_eager_and_says_why():
     assert compiled(x).creator is not None  # and stays eager
 
 
+def test_a_step_that_returns_its_loss_undetached_compiles():
+    """``return loss`` after ``loss.backward()`` (most PyTorch training steps): the loss's graph was used
+    inside the call, so the replay returns its value (the call stayed eager, saying it needed its graph)."""
+    results = []
+    for compiled in (True, False):
+        model, opt, _ = _training("lenet")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        run = tg.compile(step) if compiled else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            losses = [run(x, y).detach().numpy() for x, y in _batches((4, 1, 28, 28), 4)]
+        results.append((losses, _state(model, opt)))
+        if compiled:
+            assert run.records == 1 and run.cache[next(iter(run.cache))][0].program is not None
+    for a, b in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_value_read_into_python_keeps_the_call_eager():
     model, opt, step = _training("lenet")
 

@@ -186,9 +186,10 @@ class Tape:
 
     def _outputs(self, structure):
         if isinstance(structure, Tensor):
-            if structure.creator is not None:
-                raise Unsupported("the call returns a tensor that still needs its graph (a gradient): put the "
-                                  "backward pass inside the compiled function, or call it under no_grad")
+            if structure.creator is not None and id(structure.creator) not in self.differentiated:
+                raise Unsupported("the call returns a tensor that still needs its graph (no backward pass in "
+                                  "the call used it): put the backward pass inside the compiled function, or "
+                                  "call it under no_grad")
             slot = self._slot_of(structure.array)
             if slot is None:
                 raise Unsupported("the call returns a tensor it did not compute")
