@@ -257,9 +257,10 @@ def test_a_forward_that_needs_its_graph_stays_eager_and_says_why():
     assert compiled(x).creator is not None  # and stays eager
 
 
-def test_a_step_that_returns_its_loss_undetached_compiles():
+def test_a_step_that_returns_its_loss_undetached_and_clips_its_gradients_compiles():
     """``return loss`` after ``loss.backward()`` (most PyTorch training steps): the loss's graph was used
-    inside the call, so the replay returns its value (the call stayed eager, saying it needed its graph)."""
+    inside the call, so the replay returns its value (the call stayed eager, saying it needed its graph).
+    ``clip_grad_norm_`` computes its factor again at each replay (it was baked in: the proof caught it)."""
     results = []
     for compiled in (True, False):
         model, opt, _ = _training("lenet")
@@ -268,6 +269,7 @@ def test_a_step_that_returns_its_loss_undetached_compiles():
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             opt.step()
             return loss
         run = tg.compile(step) if compiled else step

@@ -1,7 +1,7 @@
 """Helpers on trained modules: folding batch norm into a conv, clipping gradients."""
 import math
 
-from .. import backend, creation
+from .. import autograd, backend, creation
 from ..autograd import no_grad
 from ..backend import module_of
 from ..tensor import Tensor
@@ -65,16 +65,26 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return creation.tensor(0.0)
-    norms = [_vector_norm(g.array, norm_type) for g in grads]
-    total = _vector_norm(backend.numpy_module().asarray(norms), norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
+    # computed as arrays, told to a recording (tg.compile) so that a replay computes them again
+    total, coefficient = (Tensor._from_array(a) for a in autograd.computed(
+        _total_norm_and_coefficient, max_norm, norm_type, *[g.array for g in grads]))
+    if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            "norm anyway, set `error_if_nonfinite=False`")
-    coefficient = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
     for g in grads:
         g.mul_(coefficient)
-    return creation.tensor(total, dtype=grads[0].dtype, device=grads[0].device)
+    return total
+
+
+def _total_norm_and_coefficient(max_norm, norm_type, *arrays):
+    """The norm of the arrays' norms (computed in float64) and the factor that scales them to at most
+    ``max_norm``, min(max_norm / (total + 1e-6), 1), each as a 0-d array of the arrays' dtype."""
+    norms = [_vector_norm(a, norm_type) for a in arrays]
+    total = _vector_norm(backend.numpy_module().asarray(norms), norm_type)
+    coefficient = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
+    xp, dtype = module_of(arrays[0]), arrays[0].dtype
+    return xp.asarray(total, dtype), xp.asarray(coefficient, dtype)
 
 
 @no_grad()
