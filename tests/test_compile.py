@@ -283,6 +283,30 @@ def test_a_step_that_returns_its_loss_undetached_and_clips_its_gradients_compile
         np.testing.assert_array_equal(a, b)
 
 
+def test_values_computed_from_the_data_are_computed_again_at_each_replay():
+    """one_hot, sort, argsort, topk, an embedding's padding rows, max pooling's indices, all/any: arrays
+    computed from the inputs' values outside the primitives (each was baked in as recorded, and the
+    proof kept the calls eager)."""
+    embedding = nn.Embedding(10, 3, padding_idx=0)
+
+    @tg.no_grad()
+    def f(x, labels):
+        _, pooled = F.max_pool2d(x, 2, return_indices=True)
+        top, top_index = x.flatten(1).topk(3)
+        ordered, order = x.flatten(1).sort(dim=1, descending=True)
+        return (F.one_hot(labels, 10), top, top_index, ordered, order, x.flatten(1).argsort(dim=1),
+                embedding(labels), pooled, (x > 0).all(), (x > 2).any(), x.flatten(1).max(dim=1).indices)
+    compiled = tg.compile(f)
+    for seed in range(4):
+        tg.manual_seed(seed)
+        x, labels = tg.randn(2, 1, 4, 4), tg.randint(0, 10, (5,))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for a, b in zip(compiled(x, labels), f(x, labels)):
+                np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert compiled.records == 1
+
+
 def test_a_value_read_into_python_keeps_the_call_eager():
     model, opt, step = _training("lenet")
 

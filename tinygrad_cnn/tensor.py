@@ -806,7 +806,9 @@ class Tensor:
         values, indices = primitive(x), primitive.indices
         if not self.ndim:
             values, indices = values.reshape(()), indices.reshape(())
-        return MaxResult(values, Tensor._from_array(indices.astype(backend.int64, copy=False)))
+        if indices.dtype != backend.int64:
+            indices = autograd.computed(lambda a: a.astype(backend.int64), indices)
+        return MaxResult(values, Tensor._from_array(indices))
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
@@ -840,34 +842,28 @@ class Tensor:
     def take_along_dim(self, indices, dim):
         return self.gather(dim, indices)
 
-    def _order(self, dim, descending):
-        """Indices that sort ``self`` along ``dim`` (stably; NaN counts as the largest, as in PyTorch)."""
-        xp, a = self.xp, self.array
-        if a.dtype.kind in "bu":
-            a = a.astype(backend.int64)
-        keys = a
-        if descending:
-            keys = -a if a.dtype.kind != "f" else xp.where(xp.isnan(a), -xp.inf, -a)
-        return xp.argsort(keys, axis=dim, kind="stable")
+    def _order(self, dim, descending, k=None):
+        """The int64 indices that sort ``self`` along ``dim`` (stably; NaN counts as the largest, as in
+        PyTorch), the first ``k`` of them if given."""
+        return Tensor._from_array(autograd.computed(_sorting_indices, self.array, dim, descending, k))
 
     def sort(self, dim=-1, descending=False, stable=False):
         """``(values, indices)`` sorted along ``dim`` (always stable here: ties keep their order)."""
         d = _normalize_dim(dim, self.ndim, "sort")
         order = self._order(d, descending)
-        return MaxResult(self.gather(d, order), Tensor._from_array(order.astype(backend.int64)))
+        return MaxResult(self.gather(d, order), order)
 
     def argsort(self, dim=-1, descending=False, stable=False):
         d = _normalize_dim(dim, self.ndim, "argsort")
-        return Tensor._from_array(self._order(d, descending).astype(backend.int64))
+        return self._order(d, descending)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, largest first."""
         d = _normalize_dim(dim, self.ndim, "topk")
         if not 0 <= k <= self.shape[d]:
             raise RuntimeError(f"topk: selected index k ({k}) out of range for dimension {d} of size {self.shape[d]}")
-        order = self._order(d, largest)
-        order = order[(slice(None),) * d + (slice(0, k),)]
-        return MaxResult(self.gather(d, order), Tensor._from_array(order.astype(backend.int64)))
+        order = self._order(d, largest, k)
+        return MaxResult(self.gather(d, order), order)
 
     def logsumexp(self, dim, keepdim=False):
         m = self.detach().amax(dim, keepdim=True)
@@ -892,10 +888,10 @@ class Tensor:
         return where(mask, value, self)
 
     def all(self):
-        return Tensor._from_array(self.xp.asarray(self.array.all()))
+        return Tensor._from_array(autograd.computed(lambda a: backend.module_of(a).asarray(a.all()), self.array))
 
     def any(self):
-        return Tensor._from_array(self.xp.asarray(self.array.any()))
+        return Tensor._from_array(autograd.computed(lambda a: backend.module_of(a).asarray(a.any()), self.array))
 
     # ---- movement -------------------------------------------------------------------
     def reshape(self, *shape):
@@ -1083,6 +1079,18 @@ def _read_into_python(what):
     """A tensor's value leaves the engine for Python: a recording (tg.compile) cannot replay what follows."""
     if autograd._tape is not None:
         autograd._tape.escape(what)
+
+
+def _sorting_indices(array, dim, descending, k):
+    """argsort along ``dim`` as int64, stable, NaN the largest (``Tensor._order``), the first ``k``."""
+    xp = backend.module_of(array)
+    if array.dtype.kind in "bu":
+        array = array.astype(backend.int64)
+    keys = array
+    if descending:
+        keys = -array if array.dtype.kind != "f" else xp.where(xp.isnan(array), -xp.inf, -array)
+    order = xp.argsort(keys, axis=dim, kind="stable").astype(backend.int64)
+    return order if k is None else xp.ascontiguousarray(order[(slice(None),) * dim + (slice(0, k),)])
 
 
 def _argmax_array(array, dim, keepdim):

@@ -334,12 +334,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _pool_indices(window_index, kernel, stride, padding, dilation, width, unbatched):
     """PyTorch's max_pool2d indices: the flat position (row * W + col) of each maximum in its input plane."""
-    xp = window_index.xp
-    k = window_index.array.transpose(0, 3, 1, 2)  # (N, C, OH, OW)
-    oh, ow = k.shape[2:]
-    rows = xp.arange(oh).reshape(-1, 1) * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
-    cols = xp.arange(ow).reshape(1, -1) * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
-    flat = Tensor._from_array((rows * width + cols).astype(backend.int64))
+    def flat_positions(index):
+        xp, k = backend.module_of(index), index.transpose(0, 3, 1, 2)  # (N, C, OH, OW)
+        oh, ow = k.shape[2:]
+        rows = xp.arange(oh).reshape(-1, 1) * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
+        cols = xp.arange(ow).reshape(1, -1) * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
+        return (rows * width + cols).astype(backend.int64)
+    flat = Tensor._from_array(computed(flat_positions, window_index.array))
     return flat.squeeze(0) if unbatched else flat
 
 
@@ -804,7 +805,7 @@ def embedding(input, weight, padding_idx=None):
         rows = weight[input.array]
         if padding_idx is None:
             return rows
-        padding = (input.array == padding_idx)[..., None]
+        padding = computed(lambda indices: (indices == padding_idx)[..., None], input.array)
         return where(Tensor._from_array(padding), weight[padding_idx].detach(), rows)
 
 
@@ -840,9 +841,9 @@ def pad(input, pad, mode="constant", value=0.0):
 def one_hot(tensor, num_classes=-1):
     """Class indices as one-hot rows (int64, no gradient)."""
     if num_classes < 0:
-        num_classes = int(tensor.array.max()) + 1
-    xp = tensor.xp
-    return Tensor._from_array((tensor.array[..., None] == xp.arange(num_classes)).astype(backend.int64))
+        num_classes = int(tensor.max().item()) + 1  # (a value read into Python: a recording stays eager)
+    return Tensor._from_array(computed(
+        lambda a: (a[..., None] == backend.module_of(a).arange(num_classes)).astype(backend.int64), tensor.array))
 
 
 # ---- losses -------------------------------------------------------------------------
