@@ -307,6 +307,43 @@ def test_values_computed_from_the_data_are_computed_again_at_each_replay():
     assert compiled.records == 1
 
 
+def test_tensors_made_in_the_call_are_made_again_at_each_replay():
+    """Zeros made in the call and then changed in place (add_, x[mask] = v) and random numbers drawn in
+    it: each replay makes them afresh, as eager execution does (a changed buffer was replayed with the
+    changes of the calls before, and random numbers as first drawn)."""
+    def f(x):
+        counts, hits = tg.zeros(3), tg.zeros(3)
+        counts.add_(x)
+        hits[x > 0] = 1.0
+        noise = tg.randn(3) * 0.1 + tg.rand(3) + tg.randint(0, 5, (3,)).float() + tg.randperm(3).float()
+        return counts * 2.0 + hits + noise + tg.tensor([1.0, 2.0, 3.0]) + x.new_ones(3)
+    compiled = tg.compile(f)
+    for seed in range(5):
+        x = tg.tensor([1.0, -1.0, seed % 2 - 0.5])
+        results = []
+        for run in (compiled, f):
+            tg.manual_seed(seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                results.append(run(x).numpy())
+        np.testing.assert_array_equal(*results)
+    assert compiled.records == 1
+
+
+def test_a_call_that_changes_a_constant_in_place_stays_eager():
+    """The safety net: an array the tape knows only as a constant (neither computed in the call nor read
+    from a tensor), changed in place, would be changed again by every replay."""
+    counts = np.zeros(3, np.float32)
+
+    def f(x):
+        tg.autograd.computed(np.add, counts, x.array, counts)  # an in-place add into an outside array
+        return x * 2.0
+    compiled = tg.compile(f)
+    with pytest.warns(UserWarning, match="changes in place an array it did not compute"):
+        compiled(tg.ones(3))
+    assert compiled.cache[next(iter(compiled.cache))][0].program is None
+
+
 def test_a_value_read_into_python_keeps_the_call_eager():
     model, opt, step = _training("lenet")
 

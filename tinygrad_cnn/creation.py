@@ -1,12 +1,20 @@
-"""Functions that make tensors: tg.tensor, zeros, ones, rand, arange, ... (PyTorch's names and defaults)."""
-from . import backend
+"""Functions that make tensors: tg.tensor, zeros, ones, rand, arange, ... (PyTorch's names and defaults).
+
+Each new array is made through ``autograd.computed``, so that a recorded call (``tg.compile``) makes it
+again at each replay: fresh zeros that the call may then change in place, fresh random numbers.
+"""
+from . import autograd, backend
 from .tensor import Tensor
 
 
-def _make(array, dtype, device, requires_grad):
-    if dtype is not None:
-        array = array.astype(backend.dtype(dtype), copy=False)
-    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+def _drawn(draw, dtype, device, requires_grad):
+    """A tensor of the random numbers ``draw()`` gives, in ``dtype`` on ``device``."""
+    def make():
+        array = draw()
+        if dtype is not None:
+            array = array.astype(backend.dtype(dtype), copy=False)
+        return backend.to_device(array, device)
+    return Tensor(autograd.computed(make), requires_grad=requires_grad)
 
 
 def _shape(size):
@@ -19,9 +27,12 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor from data (nested lists, numbers, arrays, tensors); the data is copied."""
     if isinstance(data, Tensor):
         data = data.array
-    if backend.is_array(data):
-        data = data.copy()
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    return Tensor(autograd.computed(_copied, data, dtype, device), requires_grad=requires_grad)
+
+
+def _copied(data, dtype, device):
+    """A new array of ``data`` (an array, or Python numbers and lists), converted as ``Tensor`` converts."""
+    return Tensor(data.copy() if backend.is_array(data) else data, dtype=dtype, device=device).array
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -40,7 +51,7 @@ def from_numpy(array):
 def _on_device(make, dtype, device, requires_grad, default=backend.float32):
     """A tensor from ``make(xp, dtype)``, built by the device's own array module."""
     dtype = backend.dtype(dtype) if dtype is not None else default
-    return Tensor(make(backend.array_module(device), dtype), requires_grad=requires_grad)
+    return Tensor(autograd.computed(lambda: make(backend.array_module(device), dtype)), requires_grad=requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
@@ -78,26 +89,25 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform on [0, 1)."""
-    rng = backend.rng_of(generator)
-    return _make(rng.random(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
+    return _drawn(lambda: backend.rng_of(generator).random(_shape(size), dtype=backend.float32), dtype, device,
+                  requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal."""
-    rng = backend.rng_of(generator)
-    return _make(rng.standard_normal(_shape(size), dtype=backend.float32), dtype, device, requires_grad)
+    return _drawn(lambda: backend.rng_of(generator).standard_normal(_shape(size), dtype=backend.float32), dtype,
+                  device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None):
     if high is None:
         low, high = 0, low
-    rng = backend.rng_of(generator)
-    return _make(rng.integers(low, high, size=_shape((size,))).astype(backend.int64), dtype, device, False)
+    return _drawn(lambda: backend.rng_of(generator).integers(low, high, size=_shape((size,))).astype(backend.int64),
+                  dtype, device, False)
 
 
 def randperm(n, dtype=None, device=None, generator=None):
-    rng = backend.rng_of(generator)
-    return _make(rng.permutation(n).astype(backend.int64), dtype, device, False)
+    return _drawn(lambda: backend.rng_of(generator).permutation(n).astype(backend.int64), dtype, device, False)
 
 
 def _like(maker, x, dtype, device, requires_grad, *args):

@@ -59,8 +59,7 @@ class Tensor:
             array = data if dtype is None else data.astype(backend.dtype(dtype), copy=False)
             array = backend.to_device(array, device if device is not None else backend.device_of(array))
         else:  # Python numbers and lists: straight to the dtype asked for (no float32 detour), else PyTorch's
-            array = backend.to_python_array(data, None if dtype is None else backend.dtype(dtype))
-            array = backend.to_device(array, device)
+            array = autograd.computed(_from_python, data, dtype, device)  # (made again at each replay)
         self.array = array
         self.grad = None
         self.creator = None
@@ -258,7 +257,7 @@ class Tensor:
         self.creator.retained = weakref.ref(self)
 
     def clone(self):
-        return self + 0 if self.requires_grad else Tensor._from_array(self.array.copy())
+        return self + 0 if self.requires_grad else Tensor._from_array(autograd.computed(_copy, self.array))
 
     def contiguous(self):
         return self
@@ -322,8 +321,8 @@ class Tensor:
         return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        array = self.xp.full(_shape_args((size,)), fill_value,
-                             dtype=backend.dtype(dtype) if dtype is not None else self.dtype)
+        xp, shape, dtype = self.xp, _shape_args((size,)), backend.dtype(dtype) if dtype is not None else self.dtype
+        array = autograd.computed(lambda: xp.full(shape, fill_value, dtype=dtype))  # (made again at each replay)
         return Tensor(array, device=device or self.device, requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -779,7 +778,7 @@ class Tensor:
         if p == 1:
             return self.abs().sum(dim, keepdim)
         total = (self.abs() ** p).sum(dim, keepdim)
-        nonzero = total.array != 0
+        nonzero = autograd.computed(_nonzero, total.array)
         return where(nonzero, where(nonzero, total, 1.0) ** (1.0 / p), 0.0)
 
     def amax(self, dim=(), keepdim=False):
@@ -1013,14 +1012,17 @@ class Tensor:
         ``value`` (summed where it was broadcast) and that of the others to x's history."""
         index = _index_arrays(index, self)
         in_graph = autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False))
+        # the index's parts go to computed one by one: index arrays computed in a recorded call are read again
+        parts = index if isinstance(index, tuple) else (index,)
         if not in_graph:
             self._check_inplace("__setitem__")
-            self.array[index] = self._operand(value)
+            if autograd._tape is not None:  # (a recording learns whose array this is, as for any in-place write)
+                autograd._tape.read(self.array, self)
+            autograd.computed(_set_items, self.array, self._operand(value), *parts)
             self._version_cell[0] += 1
             return
         target_shape = self.array[index].shape
-        mask = self.xp.zeros(self.shape, dtype=bool)
-        mask[index] = True
+        mask = autograd.computed(_index_mask, self.array, *parts)
         v = value if isinstance(value, Tensor) else Tensor(self._operand(value), dtype=self.dtype, device=self.device)
         placed = ops.IndexAdd.apply(v.to(self.dtype).expand(*target_shape), index=index, shape=self.shape)
         self._apply_inplace("__setitem__", lambda t: where(mask, placed, t))
@@ -1045,7 +1047,7 @@ class Tensor:
 def _sqrt_zero_safe(x):
     """sqrt(x) whose gradient is 0 where x is 0 (sqrt's own would be inf, times the 0 that flows into
     x there: NaN). The inner where keeps sqrt away from 0, the outer one routes no gradient there."""
-    nonzero = x.array != 0  # a NaN stays NaN, as in PyTorch
+    nonzero = autograd.computed(_nonzero, x.array)  # a NaN stays NaN, as in PyTorch
     return where(nonzero, where(nonzero, x, 1.0).sqrt(), 0.0)
 
 
@@ -1079,6 +1081,32 @@ def _read_into_python(what):
     """A tensor's value leaves the engine for Python: a recording (tg.compile) cannot replay what follows."""
     if autograd._tape is not None:
         autograd._tape.escape(what)
+
+
+def _from_python(data, dtype, device):
+    """An array of Python numbers and lists, in ``dtype`` or PyTorch's default, on ``device``."""
+    return backend.to_device(backend.to_python_array(data, None if dtype is None else backend.dtype(dtype)), device)
+
+
+def _nonzero(array):
+    return array != 0
+
+
+def _copy(array):
+    return array.copy()
+
+
+def _set_items(target, value, *index):
+    """``target[index] = value`` in place (``Tensor.__setitem__`` outside the graph)."""
+    target[index] = value
+    return target
+
+
+def _index_mask(like, *index):
+    """True where ``like[index]`` lies (``Tensor.__setitem__`` in the graph)."""
+    mask = backend.module_of(like).zeros(like.shape, dtype=bool)
+    mask[index] = True
+    return mask
 
 
 def _sorting_indices(array, dim, descending, k):

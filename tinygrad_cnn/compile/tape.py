@@ -140,7 +140,12 @@ class Tape:
         is_slot = [is_array(a) for a in arrays]
         args = [self.read(a) if s else a for a, s in zip(arrays, is_slot)]
         outs = out if isinstance(out, tuple) else (out,)
-        self._append(Computed(func, args, is_slot, [self._result(a) for a in outs]))
+        results = [self._result(a) for a in outs]
+        for slot in set(results) & {a for a, s in zip(args, is_slot) if s}:  # written in place
+            if self.bindings[slot] is not None and self.bindings[slot][0] == "constant":
+                self.problem = self.problem or ("the call changes in place an array it did not compute nor read "
+                                                "from a tensor (a replay would change it again)")
+        self._append(Computed(func, args, is_slot, results))
 
     def write(self, tensor, array):
         self._append(Write(self.read(tensor.array, tensor), self.read(array)))
