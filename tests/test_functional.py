@@ -151,12 +151,14 @@ def test_overlapping_max_pool_windows_sum_their_gradients(device):
     assert t.grad.cpu().numpy()[0, 0, 1, 1] == 4.0  # the 9 is the max of all four windows
 
 
-def test_max_pool_return_indices_match_torch():
-    x = np.random.default_rng(1).standard_normal((2, 3, 7, 6))
-    out, idx = F.max_pool2d(tg.tensor(x), 3, stride=2, padding=1, return_indices=True)
-    t_out, t_idx = TF.max_pool2d(torch.tensor(x), 3, stride=2, padding=1, return_indices=True) if torch else (0, 0)
+@pytest.mark.parametrize("shape, kernel, dilation", [((2, 3, 7, 6), 3, 1), ((1, 1, 300, 300), 4, 90)])
+def test_max_pool_return_indices_match_torch(shape, kernel, dilation):
+    """(A large dilation times a window's row: more than its small window indices hold.)"""
+    x = np.random.default_rng(1).standard_normal(shape)
+    out, idx = F.max_pool2d(tg.tensor(x), kernel, stride=2, padding=1, dilation=dilation, return_indices=True)
     if torch is None:
         pytest.skip("PyTorch is not installed")
+    t_out, t_idx = TF.max_pool2d(torch.tensor(x), kernel, stride=2, padding=1, dilation=dilation, return_indices=True)
     np.testing.assert_allclose(out.numpy(), t_out.numpy())
     np.testing.assert_array_equal(idx.numpy(), t_idx.numpy())
 

@@ -323,24 +323,25 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         if any(padding) or any(extra):
             x = pad(x, (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0]), value=-math.inf)
         windows = _im2col(x, kernel, stride, (0, 0), dilation, "kernel")  # (KH, KW, N, OH, OW, C)
-        values, window_index = windows.reshape(kernel[0] * kernel[1], n, oh, ow, c).max(dim=0)
-        out = values.permute(0, 3, 1, 2)
+        maximum = ops.MaxDim(dim=0, keepdim=False)  # (its small window indices, not max()'s int64 ones)
+        out = maximum(windows.reshape(kernel[0] * kernel[1], n, oh, ow, c)).permute(0, 3, 1, 2)
     if unbatched:
         out = out.squeeze(0)
     if not return_indices:
         return out
-    return out, _pool_indices(window_index, kernel, stride, padding, dilation, input.shape[-1], unbatched)
+    return out, _pool_indices(maximum.indices, kernel, stride, padding, dilation, input.shape[-1], unbatched)
 
 
 def _pool_indices(window_index, kernel, stride, padding, dilation, width, unbatched):
-    """PyTorch's max_pool2d indices: the flat position (row * W + col) of each maximum in its input plane."""
+    """PyTorch's max_pool2d indices: the flat position (row * W + col) of each maximum in its input plane
+    (``window_index``: its place in its window, (N, OH, OW, C))."""
     def flat_positions(index):
-        xp, k = backend.module_of(index), index.transpose(0, 3, 1, 2)  # (N, C, OH, OW)
+        xp, k = backend.module_of(index), index.astype(backend.int64).transpose(0, 3, 1, 2)  # (N, C, OH, OW)
         oh, ow = k.shape[2:]
         rows = xp.arange(oh).reshape(-1, 1) * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
         cols = xp.arange(ow).reshape(1, -1) * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
         return (rows * width + cols).astype(backend.int64)
-    flat = Tensor._from_array(computed(flat_positions, window_index.array))
+    flat = Tensor._from_array(computed(flat_positions, window_index))
     return flat.squeeze(0) if unbatched else flat
 
 
