@@ -27,12 +27,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor from data (nested lists, numbers, arrays, tensors); the data is copied."""
     if isinstance(data, Tensor):
         data = data.array
+    if not backend.is_array(data):  # Python numbers and lists: Tensor makes a new array of them
+        return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
     return Tensor(autograd.computed(_copied, data, dtype, device), requires_grad=requires_grad)
 
 
-def _copied(data, dtype, device):
-    """A new array of ``data`` (an array, or Python numbers and lists), converted as ``Tensor`` converts."""
-    return Tensor(data.copy() if backend.is_array(data) else data, dtype=dtype, device=device).array
+def _copied(array, dtype, device):
+    """A copy of ``array`` in ``dtype`` on ``device``."""
+    return Tensor(array.copy(), dtype=dtype, device=device).array
 
 
 def as_tensor(data, dtype=None, device=None):
