@@ -344,6 +344,27 @@ def test_a_call_that_changes_a_constant_in_place_stays_eager():
     assert compiled.cache[next(iter(compiled.cache))][0].program is None
 
 
+def test_a_compiled_module_inside_a_compiled_function_is_recorded_with_it():
+    """``tg.compile(model)`` called inside another compiled function runs eagerly while the outer one
+    records, so that the outer program holds its operations (its replay was invisible to the outer
+    recording, whose proof then kept it eager)."""
+    tg.manual_seed(0)
+    model = tg.compile(LeNet5().eval())
+
+    @tg.compile
+    def predict(x):
+        with tg.no_grad():
+            return F.softmax(model(x), dim=1)
+    for _ in range(4):
+        x = tg.randn(2, 1, 28, 28)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = predict(x).numpy()
+        with tg.no_grad():
+            np.testing.assert_array_equal(got, F.softmax(model._orig_mod(x), dim=1).numpy())
+    assert predict.cache[next(iter(predict.cache))][0].program is not None
+
+
 def test_a_value_read_into_python_keeps_the_call_eager():
     model, opt, step = _training("lenet")
 

@@ -62,6 +62,8 @@ class CompiledFunction:
         self.gave_up = False  # eager from then on (too many recordings, or an argument that cannot be a guard)
 
     def __call__(self, *args, **kwargs):
+        if autograd._tape is not None:  # inside another compiled call's recording: that one records it all
+            return self.fn(*args, **kwargs)
         try:
             key = (_guard_key(args, kwargs), _plain_values(self.named))
         except TypeError as error:  # an argument whose value cannot be a guard: eager
