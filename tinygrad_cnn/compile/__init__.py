@@ -333,8 +333,9 @@ def _module_settings(modules):
 def _guard_key(args, kwargs):
     """What a recording is kept for: each tensor argument's shape, memory layout (strides: operations
     lay their results out after their operands, and a product sums in the order its layout gives),
-    dtype, device and requires_grad, each other argument's value, and grad mode. Raises TypeError for an argument whose value cannot be hashed
-    (a NumPy array, a dict): a replay could not tell whether it changed."""
+    dtype, device and requires_grad, each other argument's value, and grad mode. Raises TypeError for
+    an argument whose value cannot be hashed (a NumPy array, a dict): a replay could not tell whether it
+    changed."""
     def part(value):
         if isinstance(value, Tensor):
             return ("tensor", tuple(value.shape), value.array.strides, str(value.dtype), str(value.device),

@@ -164,9 +164,10 @@ def _set(fn, name, index, array):
 class Program:
     """The operations of one recorded call, the bindings of its slots, and what it returns.
 
-    ``bindings[slot]``: ("input", k) for the array of the k-th tensor argument, ("tensor", t) for an array read from a
-    tensor that existed outside the call (read afresh at each replay: parameters, buffers), ("constant", a)
-    for an array made from constants during the call, or None for an array the program computes.
+    ``bindings[slot]``: ("input", k) for the array of the k-th tensor argument, ("tensor", t) for an array
+    read from a tensor that existed outside the call (read afresh at each replay: parameters, buffers),
+    ("constant", a) for an array made outside the primitives and ``autograd.computed``, or None for an
+    array the program computes.
     ``outputs``: the returned structure with slots in place of tensors. For drawings: ``places[k]``, where
     operation k comes from ("forward", the scope it ran in; "backward", the scope of the call whose
     backward pass it is part of; "gradients"; or "optimizer"), and ``layouts[slot]``, the shape and dtype of
@@ -177,6 +178,7 @@ class Program:
         self.ops, self.bindings, self.outputs = ops, bindings, outputs
         self.places, self.layouts = places, layouts
         self.free_after = _last_uses(ops, bindings, outputs) if free_memory else [() for _ in ops]
+        self.into_arguments = [op for op in ops if isinstance(op, Accumulate) and op.argument is not None]
 
     def replay(self, arguments, seconds=None):
         """Run the program on new tensor arguments; returns the outputs' structure with tensors wrapping
@@ -188,9 +190,8 @@ class Program:
                 kind, value = binding
                 slots[slot] = arguments[value].array if kind == "input" else value.array if kind == "tensor" \
                     else value
-        for op in self.ops:
-            if isinstance(op, Accumulate) and op.argument is not None:
-                op.leaf = arguments[op.argument]
+        for op in self.into_arguments:  # a gradient with respect to an argument: into this call's argument
+            op.leaf = arguments[op.argument]
         with quiet_numpy():
             for k, (op, dead) in enumerate(zip(self.ops, self.free_after)):
                 if seconds is None:

@@ -49,7 +49,7 @@ class Tape:
         self.strong = []  # arrays that cannot be weakly referenced, kept so that their ids stay theirs
         self.bindings = []
         self.ops = []
-        self.modules = {}  # id -> the modules called (their plain attributes, train/eval mode among them, are guards)
+        self.modules = {}  # id -> the modules called (their plain attributes, train/eval mode among them: guards)
         self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
         self.problem = None
         self.differentiating = None  # the Function whose backward pass is running, else None
