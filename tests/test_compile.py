@@ -365,6 +365,23 @@ def test_a_compiled_module_inside_a_compiled_function_is_recorded_with_it():
     assert predict.cache[next(iter(predict.cache))][0].program is not None
 
 
+def test_keyword_order_and_an_argument_passed_twice_bind_the_right_arrays():
+    """``f(y=b, x=a)`` replays a recording of ``f(x=a, y=b)`` with x bound to a (it bound them in call
+    order, swapped), and ``f(a, a)`` is a recording of its own (both arguments read one slot, so
+    ``f(c, d)`` replayed it with d for x too)."""
+    @tg.compile
+    def f(x, y):
+        return x * 2.0 + y
+    a, b, c = tg.tensor([1.0, 2.0]), tg.tensor([10.0, 20.0]), tg.tensor([3.0, 4.0])
+    for _ in range(3):
+        f(x=a, y=b)
+        f(a, a)
+    np.testing.assert_array_equal(f(y=b, x=a).numpy(), [12.0, 24.0])
+    for _ in range(2):
+        np.testing.assert_array_equal(f(c, b).numpy(), [16.0, 28.0])
+    assert f.records == 3  # keywords, the same tensor twice, two tensors
+
+
 def test_a_value_read_into_python_keeps_the_call_eager():
     model, opt, step = _training("lenet")
 

@@ -278,7 +278,9 @@ def _flatten(structure):
 
 
 def _tensors(args, kwargs):
-    return [a for a in _flatten(list(args) + list(kwargs.values())) if isinstance(a, Tensor)]
+    """The tensor arguments in a call's order: positional ones, then keyword ones by name (as the guard
+    key orders them, so that ``f(x=a, y=b)`` and ``f(y=b, x=a)`` bind the same slots)."""
+    return [a for a in _flatten(list(args) + [kwargs[k] for k in sorted(kwargs)]) if isinstance(a, Tensor)]
 
 
 def _named_places(fn):
@@ -335,11 +337,16 @@ def _guard_key(args, kwargs):
     lay their results out after their operands, and a product sums in the order its layout gives),
     dtype, device and requires_grad, each other argument's value, and grad mode. Raises TypeError for
     an argument whose value cannot be hashed (a NumPy array, a dict): a replay could not tell whether it
-    changed."""
+    changed. A tensor whose array an earlier argument has too is its alias (a recording of ``f(a, a)``
+    reads one slot for both)."""
+    arrays = []  # the tensor arguments' arrays so far, in the order ``_tensors`` gives them
+
     def part(value):
         if isinstance(value, Tensor):
+            alias = next((k for k, array in enumerate(arrays) if array is value.array), None)
+            arrays.append(value.array)
             return ("tensor", tuple(value.shape), value.array.strides, str(value.dtype), str(value.device),
-                    value.requires_grad)
+                    value.requires_grad, alias)
         if isinstance(value, (tuple, list)):
             return (type(value).__name__,) + tuple(part(v) for v in value)
         try:
