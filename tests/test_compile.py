@@ -124,6 +124,27 @@ def test_a_changed_global_or_closure_value_records_again():
         SCALE = 1.0
 
 
+def test_globals_are_guards_by_how_the_code_loads_them():
+    """A global loop counter named like an attribute the function calls (``for step in ...`` beside
+    ``opt.step()``) is no guard (it made every call record again); a global defined only after
+    ``tg.compile`` is one (it was left out)."""
+    namespace = {}
+    exec("def f(x, counter):\n    counter.step()\n    return x * LATER\n", namespace)
+    compiled = tg.compile(namespace["f"])
+
+    class Counter:
+        def step(self):
+            pass
+    x, counter = tg.ones(2), Counter()
+    namespace["LATER"] = 2.0
+    for step in range(20):
+        namespace["step"] = step
+        np.testing.assert_array_equal(compiled(x, counter).numpy(), [2.0, 2.0])
+    assert compiled.records == 1 and not compiled.gave_up
+    namespace["LATER"] = 3.0
+    np.testing.assert_array_equal(compiled(x, counter).numpy(), [3.0, 3.0])
+
+
 def test_a_changed_module_attribute_records_again():
     """A module's plain attributes (dropout's p, a slope, batch norm's momentum) are baked into a
     recording, so they are guards, as the train/eval mode is."""

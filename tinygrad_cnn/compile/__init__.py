@@ -18,6 +18,7 @@ The primitive rule is untouched: a recording is the eager run itself, primitive 
 program replays those same primitives' forward code; only how they are dispatched changes.
 """
 import copy
+import dis
 import numbers
 import types
 import warnings
@@ -285,8 +286,10 @@ def _tensors(args, kwargs):
 
 def _named_places(fn):
     """Where the Python values ``fn`` reads by name live: (its globals, name) for each global its code
-    (or code nested in it, or a module's ``forward``) names, and (cell, None) for each closure variable.
-    A recording bakes the values it saw into the program, so the plain ones are guards."""
+    (or code nested in it, or a module's ``forward``) loads, and (cell, None) for each closure variable.
+    A recording bakes the values it saw into the program, so the plain ones are guards. (Globals by
+    the instructions that load them: ``opt.step()`` names ``step`` too, as an attribute, and a global
+    loop counter called ``step`` is no guard.)"""
     target = type(fn).forward if isinstance(fn, Module) else getattr(fn, "__func__", fn)
     code = getattr(target, "__code__", None)
     if code is None:  # a callable object without code of its own
@@ -294,10 +297,10 @@ def _named_places(fn):
     names, codes = set(), [code]
     while codes:
         code = codes.pop()
-        names.update(code.co_names)
+        names.update(i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
         codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
     places = [(cell, None) for cell in target.__closure__ or ()]
-    return places + [(target.__globals__, name) for name in sorted(names) if name in target.__globals__]
+    return places + [(target.__globals__, name) for name in sorted(names)]
 
 
 PLAIN_TYPES = frozenset({bool, int, float, complex, str, bytes, type(None)})
