@@ -126,8 +126,8 @@ def test_a_changed_global_or_closure_value_records_again():
 
 def test_globals_are_guards_by_how_the_code_loads_them():
     """A global loop counter named like an attribute the function calls (``for step in ...`` beside
-    ``opt.step()``) is no guard (it made every call record again); a global defined only after
-    ``tg.compile`` is one (it was left out)."""
+    ``opt.step()``) is no guard (defined before ``tg.compile``, it made every call record again); a
+    global defined only after ``tg.compile`` is one (it was left out)."""
     namespace = {}
     exec("def f(x, counter):\n    counter.step()\n    return x * LATER\n", namespace)
     compiled = tg.compile(namespace["f"])
