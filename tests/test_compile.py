@@ -188,6 +188,35 @@ def test_a_call_that_changes_its_arguments_replays_on_each_calls_own():
         assert compiled.cache[next(iter(compiled.cache))][0].program is not None
 
 
+def test_a_step_that_sets_train_mode_itself_is_kept_for_the_mode_before_it():
+    """``model.train()`` inside the step, ``model.eval()`` between epochs: two recordings serve every
+    epoch (the guard compared the mode before a call with the mode after the recording, so each epoch's
+    first step recorded again, until tg.compile gave up after 16)."""
+    results = []
+    for compiled in (True, False):
+        model, opt, _ = _training("lenet-bn")
+
+        def step(x, y):
+            model.train()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        run = tg.compile(step) if compiled else step
+        outputs = []
+        for epoch in range(5):
+            outputs += [run(x, y).detach().numpy() for x, y in _batches((4, 1, 28, 28), 2, seed=epoch)]
+            model.eval()
+            with tg.no_grad():
+                outputs.append(model(_batches((4, 1, 28, 28), 1)[0][0]).numpy())
+        results.append(outputs)
+        if compiled:
+            assert run.records == 2 and not run.gave_up
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_inference_compiles_a_model():
     tg.manual_seed(0)
     model = resnet8().eval()

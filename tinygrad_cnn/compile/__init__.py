@@ -33,10 +33,14 @@ MAX_RECORDINGS = 16  # a function whose guards change this often (a new object a
 
 
 class _Entry:
-    """What the cache holds for one guard: the program (None where it cannot replay) and its state."""
+    """What the cache holds for one guard: the program (None where it cannot replay) and its state.
+    ``modules``: (module, its attributes) for each module the recording ran, the attributes as they were
+    before the call where the function was recorded before with that module, else as the recording
+    first saw them (a call that sets ``model.train()`` itself is then kept for the mode before it)."""
 
     def __init__(self, program, modules, tensors, problem=None):
-        self.program, self.modules, self.tensors, self.problem = program, modules, tensors, problem
+        self.program, self.tensors, self.problem = program, tensors, problem
+        self.modules = [module for module, _ in modules]
         self.proven = False
         self.settings = _module_settings(modules)
         self.requires = tuple(t._requires_grad for t in tensors)
@@ -101,6 +105,7 @@ class CompiledFunction:
 
     def _record(self, args, kwargs):
         self.records += 1
+        before = {id(m): dict(vars(m)) for entries in self.cache.values() for e in entries for m in e.modules}
         tape = Tape(_tensors(args, kwargs))
         previous, autograd._tape = autograd._tape, tape
         try:
@@ -112,7 +117,8 @@ class CompiledFunction:
         except Unsupported as error:
             program, problem = None, str(error)
             self._stays_eager(f"stays eager: {problem}")
-        return result, _Entry(program, list(tape.modules.values()), list(tape.tensors.values()), problem)
+        modules = [(m, before.get(id(m), seen)) for m, seen in tape.modules.values()]
+        return result, _Entry(program, modules, list(tape.tensors.values()), problem)
 
     def _prove(self, entry, args, kwargs, arguments):
         """Run the replay, then eager execution from the same state; keep the program only if both give
@@ -330,9 +336,10 @@ def _plain_values(places):
 
 
 def _module_settings(modules):
-    """(the attributes of a module, name, value) of every plain attribute of the modules: train/eval
+    """(a module's attributes, name, value) of every plain attribute of (module, attributes) pairs: train/eval
     mode, dropout's p, batch norm's momentum, a conv's stride... (a recording bakes them in)."""
-    return [(vars(m), name, value) for m in modules for name, value in vars(m).items() if _plain(value) is not ...]
+    return [(vars(m), name, value) for m, attributes in modules for name, value in attributes.items()
+            if _plain(value) is not ...]
 
 
 def _guard_key(args, kwargs):

@@ -49,7 +49,7 @@ class Tape:
         self.strong = []  # arrays that cannot be weakly referenced, kept so that their ids stay theirs
         self.bindings = []
         self.ops = []
-        self.modules = {}  # id -> the modules called (their plain attributes, train/eval mode among them: guards)
+        self.modules = {}  # id -> (a module called, its attributes when first called)
         self.tensors = {}  # id -> the tensors bound from outside (their requires_grad is a guard)
         self.problem = None
         self.differentiating = None  # the Function whose backward pass is running, else None
@@ -133,8 +133,10 @@ class Tape:
         self._append(call)
 
     def enter_module(self, module):
-        """A module's call begins (its plain attributes, train/eval mode among them, become guards)."""
-        self.modules[id(module)] = module
+        """A module's call begins: the first time, its attributes as the recording sees them are noted
+        (the plain ones, train/eval mode among them, become guards)."""
+        if id(module) not in self.modules:
+            self.modules[id(module)] = (module, dict(vars(module)))
 
     def computed(self, func, arrays, out):
         is_slot = [is_array(a) for a in arrays]
