@@ -28,17 +28,8 @@ def main():
     y = torch.tensor(rng.integers(0, 10, args.batch))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    def forward():
-        with torch.no_grad():
-            model(x)
-
     model.train(not args.eval)
-    run = forward if args.eval else step
+    run = (lambda: lenet.torch_inference(model, x)) if args.eval else (lambda: lenet.torch_step(model, opt, x, y))
     for _ in range(3):
         run()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
